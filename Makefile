@@ -1,0 +1,38 @@
+# codec_jax developer entry points. Every target creates .venv (Python 3.11) when missing and
+# installs the package with its `generate` and `dev` extras into it.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+DEMO_OUT ?= runs/demo
+
+.PHONY: demo test bench lint format clean install
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (codec_jax needs Python >= 3.11; set PYTHON=...)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[generate,dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/codec-jax demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+bench: $(STAMP)
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check codec_jax tests benchmarks experiments configs
+	$(BIN)/ruff format --check codec_jax tests benchmarks experiments configs
+
+format: $(STAMP)
+	$(BIN)/ruff format codec_jax tests benchmarks experiments configs
+	$(BIN)/ruff check --fix codec_jax tests benchmarks experiments configs
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache build *.egg-info
