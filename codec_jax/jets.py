@@ -101,7 +101,9 @@ class JetSample:
         parts = np.asarray(self.parts, dtype=np.float32)
         mask = np.asarray(self.mask, dtype=bool)
         if parts.ndim != 3:
-            raise ValueError(f"JetSample.parts must be [n_jets, particles, features], got shape {parts.shape}")
+            raise ValueError(
+                f"JetSample.parts must be [n_jets, particles, features], got shape {parts.shape}"
+            )
         n, p, f = parts.shape
         if mask.shape != (n, p):
             raise ValueError(f"JetSample.mask must have shape {(n, p)}, got {mask.shape}")
@@ -278,7 +280,9 @@ def concatenate(samples: Sequence[JetSample]) -> JetSample:
         if sample.feature_names != names:
             raise ValueError(f"sample {i} has features {sample.feature_names}, sample 0 has {names}")
         if set(sample.extra) != keys:
-            raise ValueError(f"sample {i} has extra fields {sorted(sample.extra)}, sample 0 has {sorted(keys)}")
+            raise ValueError(
+                f"sample {i} has extra fields {sorted(sample.extra)}, sample 0 has {sorted(keys)}"
+            )
     width = max(sample.max_particles for sample in samples)
     padded = [sample.pad_particles(width) for sample in samples]
     metadata = dict(samples[0].metadata)
