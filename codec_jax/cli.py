@@ -23,13 +23,60 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="generate a jet sample with Pythia 8 + FastJet and write it to a ROOT file",
         description="Generate boosted-jet samples (Z' signal or QCD) with Pythia 8 at 13 TeV, cluster "
-        "anti-kT R=0.8 jets with FastJet, compute substructure and write a ROOT file atomically.",
+        "anti-kT R=0.8 jets with FastJet, compute substructure and write a ROOT file atomically. "
+        "Finished chunks are kept in OUT.chunks/ until the file is written; rerunning the same command "
+        "after a crash reuses them.",
     )
+    parser.add_argument("--process", required=True, choices=("zprime", "qcd"), help="Z' signal or QCD")
+    parser.add_argument(
+        "--variant",
+        default="nominal",
+        choices=("nominal", "fsr_low", "fsr_high", "had_alt", "vincia"),
+        help="shower/hadronisation variant (default: nominal)",
+    )
+    parser.add_argument(
+        "--width-mode",
+        default="narrow",
+        choices=("narrow", "wide"),
+        help="Z' only: narrow peak at --mass, or a wide 30-320 GeV spectrum (default: narrow)",
+    )
+    parser.add_argument("--mass", type=float, default=None, help="narrow Z' mass in GeV (default: 100)")
+    parser.add_argument(
+        "--recoil", default="parton", choices=("parton", "photon"), help="recoil object (default: parton)"
+    )
+    parser.add_argument("--pt-min", type=float, default=400.0, help="jet pT threshold, GeV (default: 400)")
+    parser.add_argument("--pthat-min", type=float, default=450.0, help="Pythia pTHatMin, GeV (default: 450)")
+    parser.add_argument("--max-particles", type=int, default=100, help="constituents per jet (default: 100)")
+    parser.add_argument("--jets", type=int, required=True, help="jets to write (all shards together)")
+    parser.add_argument("--chunk-jets", type=int, default=500, help="jets per seeded chunk (default: 500)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--seed", type=int, default=1, help="job seed in 1..900000000 (default: 1)")
+    parser.add_argument("--shard", default="0/1", help="run shard i of N (0-based, e.g. 2/10; default: 0/1)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--out", required=True, help="output ROOT file")
     parser.set_defaults(handler=_run_generate)
 
 
 def _run_generate(args: argparse.Namespace) -> None:
-    raise CodecJaxError("codec-jax generate is not available yet")
+    from codec_jax.data.generate import GenerationConfig, generate_to_file, parse_shard
+
+    config = GenerationConfig(
+        process=args.process,
+        n_jets=args.jets,
+        seed=args.seed,
+        variant=args.variant,
+        width_mode=args.width_mode,
+        mass=args.mass,
+        recoil=args.recoil,
+        pt_min=args.pt_min,
+        pthat_min=args.pthat_min,
+        max_particles=args.max_particles,
+        chunk_jets=args.chunk_jets,
+    )
+    path = generate_to_file(
+        config, args.out, workers=args.workers, shard=parse_shard(args.shard), progress=not args.no_progress
+    )
+    print(f"wrote {path}")
 
 
 # --------------------------------------------------------------------------- demo
@@ -39,15 +86,298 @@ def _add_demo(subparsers: argparse._SubParsersAction) -> None:
         help="generate a small sample and write a summary report (the `make demo` job)",
     )
     parser.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
+    parser.add_argument("--jets", type=int, default=400, help="jets per demo sample (default: 400)")
+    parser.add_argument("--seed", type=int, default=1, help="generation seed (default: 1)")
+    parser.add_argument("--workers", type=int, default=1, help="generation processes (default: 1)")
     parser.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> None:
-    raise CodecJaxError("codec-jax demo is not available yet")
+    from codec_jax.demo import run_demo
+
+    run_demo(args.out, n_jets=args.jets, seed=args.seed, workers=args.workers)
+
+
+# --------------------------------------------------------------------------- flatten
+def _add_flatten(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "flatten",
+        help="build flat-mass signal and QCD training sets (CoDec) from two ROOT files",
+        description="Fit the signal mass shape, resample signal and QCD to the same flat target in "
+        "mass (1d) or (mass, pT) (2d), put residual differences into the 'weight' branch, and write "
+        "DIR/signal.root, DIR/background.root, DIR/flatten.json and plots.",
+    )
+    parser.add_argument("--signal", required=True, help="signal ROOT file (wide-width Z')")
+    parser.add_argument("--background", required=True, help="background ROOT file (QCD)")
+    parser.add_argument("--mode", choices=("1d", "2d"), default="1d", help="flatten in mass or (mass, pT)")
+    parser.add_argument(
+        "--mass-range", nargs=2, type=float, default=(40.0, 300.0), metavar=("LO", "HI"), help="[GeV]"
+    )
+    parser.add_argument(
+        "--pt-range", nargs=2, type=float, metavar=("LO", "HI"), help="[GeV]; required for 2d"
+    )
+    parser.add_argument("--mass-bins", type=int, default=26, help="flattening cells along mass")
+    parser.add_argument("--pt-bins", type=int, default=4, help="flattening cells along pT (2d)")
+    parser.add_argument(
+        "--mass-variable", choices=("msd", "truth"), default="msd", help="signal mass to flatten"
+    )
+    parser.add_argument(
+        "--fit", choices=("crystalball", "double_crystalball", "histogram"), default="crystalball"
+    )
+    parser.add_argument("--jets-per-cell", type=int, help="target jets per cell (default: smallest cell)")
+    parser.add_argument("--min-jets-per-cell", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.set_defaults(handler=_run_flatten)
+
+
+def _run_flatten(args: argparse.Namespace) -> None:
+    from codec_jax.data.flat import flatten, write_flat_outputs
+    from codec_jax.data.io import read_root
+
+    signal = read_root(args.signal)
+    background = read_root(args.background)
+    flat = flatten(
+        args.seed,
+        signal,
+        background,
+        mass_range=tuple(args.mass_range),
+        mode=args.mode,
+        pt_range=tuple(args.pt_range) if args.pt_range else None,
+        mass_bins=args.mass_bins,
+        pt_bins=args.pt_bins,
+        mass_variable=args.mass_variable,
+        fit=args.fit,
+        jets_per_cell=args.jets_per_cell,
+        min_jets_per_cell=args.min_jets_per_cell,
+    )
+    paths = write_flat_outputs(flat, signal, background, args.out)
+    print(
+        f"{len(flat.signal)} signal and {len(flat.background)} background jets, {flat.jets_per_cell} per cell"
+    )
+    print("wrote " + ", ".join(str(path) for path in paths.values()))
+
+
+# --------------------------------------------------------------------------- ddt
+def _add_ddt(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ddt",
+        help="build the N2 DDT map X_q(rho, pT) from a QCD ROOT file and save it as JSON",
+        description="Measure the q-th percentile of N2 in QCD in bins of rho = ln(msd^2/pT^2) and pT, "
+        "smooth it and save it; N2_DDT = N2 - X_q(rho, pT).",
+    )
+    parser.add_argument("--background", required=True, help="QCD ROOT file")
+    parser.add_argument("--quantile", type=float, default=0.26, help="QCD percentile (default 0.26)")
+    parser.add_argument("--rho-range", nargs=2, type=float, default=(-7.0, -1.0), metavar=("LO", "HI"))
+    parser.add_argument("--rho-bins", type=int, default=24)
+    parser.add_argument("--pt-range", nargs=2, type=float, metavar=("LO", "HI"), help="[GeV] (default: data)")
+    parser.add_argument("--pt-bins", type=int, default=6)
+    parser.add_argument("--smoothing", type=float, default=1.0, help="smoothing width in bins (0: none)")
+    parser.add_argument("--plot", help="also write a PNG of the map here")
+    parser.add_argument("--out", required=True, help="output map file (JSON)")
+    parser.set_defaults(handler=_run_ddt)
+
+
+def _run_ddt(args: argparse.Namespace) -> None:
+    from codec_jax.data.io import read_root
+    from codec_jax.ddt import build_ddt_map
+
+    ddt_map = build_ddt_map(
+        read_root(args.background),
+        quantile=args.quantile,
+        rho_range=tuple(args.rho_range),
+        rho_bins=args.rho_bins,
+        pt_range=tuple(args.pt_range) if args.pt_range else None,
+        pt_bins=args.pt_bins,
+        smoothing=args.smoothing,
+    )
+    print(f"wrote {ddt_map.save(args.out)}")
+    if args.plot:
+        from codec_jax.plots import plot_ddt_map
+
+        print(f"wrote {plot_ddt_map(ddt_map, args.plot)}")
+
+
+# --------------------------------------------------------------------------- pretrain / finetune
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by pretrain and finetune."""
+    parser.add_argument("--config", required=True, help="config file (configs/*.py defining get_config)")
+    parser.add_argument("--preset", default=None, help="preset passed to get_config (e.g. smoke)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. --set training.epochs=3 (repeatable)",
+    )
+    parser.add_argument("--out", required=True, help="run directory (config.json, metrics.jsonl, checkpoints/)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-host: call jax.distributed.initialize (cluster auto-detected unless --coordinator)",
+    )
+    parser.add_argument("--coordinator", default=None, help="multi-host coordinator address host:port")
+    parser.add_argument("--num-processes", type=int, default=None, help="multi-host: number of processes")
+    parser.add_argument("--process-id", type=int, default=None, help="multi-host: index of this process")
+
+
+def _load_run_config(args: argparse.Namespace):
+    from codec_jax import config as config_lib
+    from codec_jax import parallel
+
+    if args.distributed or args.coordinator:
+        parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    return config_lib.apply_overrides(config_lib.load_config(args.config, args.preset), args.overrides)
+
+
+def _print_result(args: argparse.Namespace, result) -> None:
+    last = result.history[-1] if result.history else {}
+    summary = ", ".join(f"{key}={value:.4g}" for key, value in last.items() if key.endswith("/loss"))
+    stop = " (early stopping)" if result.stopped_early else ""
+    print(f"codec-jax {args.command}: {len(result.history)} epoch(s){stop}; {summary}; best epoch {result.best_epoch}")
+    print(f"run directory: {args.out}")
+
+
+def _add_pretrain(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pretrain",
+        help="contrastive pretraining (VICReg / Barlow Twins / NT-Xent) of an encoder",
+        description="Train encoder + projector without labels on two views per jet (nominal/alternate "
+        "pairs or augmentations) and write a run directory with config.json, metrics.jsonl and "
+        "Orbax checkpoints.",
+    )
+    _add_run_arguments(parser)
+    parser.set_defaults(handler=_run_pretrain)
+
+
+def _run_pretrain(args: argparse.Namespace) -> None:
+    from codec_jax.train import pretrain
+
+    _print_result(args, pretrain(_load_run_config(args), args.out, resume=args.resume))
+
+
+def _add_finetune(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "finetune",
+        help="train a tagger/regression head on a pretrained encoder (or from scratch)",
+        description="Supervised training of encoder + head. With --from, the encoder is restored from a "
+        "pretraining run and trained according to finetune.level (frozen, epochs:N, full); without "
+        "it, a supervised baseline is trained from scratch.",
+    )
+    _add_run_arguments(parser)
+    parser.add_argument("--from", dest="pretrained", default=None, help="pretraining run directory")
+    parser.set_defaults(handler=_run_finetune)
+
+
+def _run_finetune(args: argparse.Namespace) -> None:
+    from codec_jax.train import finetune
+
+    result = finetune(_load_run_config(args), args.out, pretrained=args.pretrained, resume=args.resume)
+    _print_result(args, result)
+
+
+# --------------------------------------------------------------------------- pair
+def _add_pair(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "pair",
+        help="find positive (nominal, alternate) jet pairs with EMD below a cutoff (MACK)",
+        description="Search candidate pairs between a nominal and an alternate sample, compute their EMD "
+        "(exact on CPU, Sinkhorn on GPU/TPU, or certified: Sinkhorn bounds + exact for undecided pairs) "
+        "and keep those below the cutoff. Writes the pairs (.npz) and a PNG of the EMD distribution.",
+    )
+    parser.add_argument("--nominal", required=True, help="nominal sample (ROOT, or JetNet .h5/.hdf5)")
+    parser.add_argument("--alternate", required=True, help="alternate sample (ROOT, or JetNet .h5/.hdf5)")
+    parser.add_argument("--strategy", choices=("random", "nearest", "prefiltered"), default="random")
+    parser.add_argument("--candidates", type=int, default=11, help="candidates per nominal jet (default 11)")
+    cut = parser.add_mutually_exclusive_group(required=True)
+    cut.add_argument("--cutoff", type=float, help="EMD cutoff C [GeV]")
+    cut.add_argument("--cutoff-quantile", type=float, help="C as this quantile of the candidate EMDs")
+    parser.add_argument("--certified", action="store_true", help="exact decisions: bounds + exact solver")
+    parser.add_argument("--include-signal", action="store_true", help="also pair signal jets (label 1)")
+    parser.add_argument("--backend", choices=("auto", "exact", "sinkhorn"), default="auto")
+    parser.add_argument("--max-particles", type=int, default=None, help="keep the leading P particles")
+    parser.add_argument("--radius", type=float, default=1.0, help="EMD R (default 1.0, as MACK)")
+    parser.add_argument("--beta", type=float, default=1.0, help="EMD angular exponent (default 1)")
+    parser.add_argument("--norm", action="store_true", help="normalise each jet's pT to 1")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the candidate draws")
+    parser.add_argument("--out", required=True, help="output pairs file (.npz); the plot goes next to it")
+    parser.set_defaults(handler=_run_pair)
+
+
+def _run_pair(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from codec_jax.data.io import read_jetnet, read_root
+    from codec_jax.pairing import find_pairs, save_pairs
+    from codec_jax.pairing_plots import plot_pair_emd
+
+    def read(path: str):
+        if Path(path).suffix in (".h5", ".hdf5"):
+            return read_jetnet(path)
+        return read_root(path, max_particles=args.max_particles)
+
+    pairs = find_pairs(
+        args.seed,
+        read(args.nominal),
+        read(args.alternate),
+        strategy=args.strategy,
+        candidates=args.candidates,
+        cutoff=args.cutoff,
+        cutoff_quantile=args.cutoff_quantile,
+        certified=args.certified,
+        include_signal=args.include_signal,
+        backend=args.backend,
+        R=args.radius,
+        beta=args.beta,
+        norm=args.norm,
+        max_particles=args.max_particles,
+    )
+    settings = pairs.settings
+    print(
+        f"{len(pairs)} pairs from {settings['n_evaluated']} evaluated candidates "
+        f"({settings['n_nominal']} nominal x {settings['n_alternate']} alternate jets), "
+        f"cutoff {settings['cutoff']:.4g}, backend {settings['backend']}"
+    )
+    out = save_pairs(pairs, args.out)
+    print(f"wrote {out} and {plot_pair_emd(pairs, out.with_suffix('.png'))}")
+
+
+# --------------------------------------------------------------------------- run (studies)
+def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run a whole study (e.g. configs/mack.py) and write its report",
+        description="Run the study described by CONFIG (a configs/*.py file whose get_config returns a "
+        "study config; its 'study' field picks the study, e.g. mack): generate or reuse the samples, "
+        "train every model over the seeds, and write DIR/metrics.json, DIR/report.md, DIR/config.json "
+        "and the PNG plots. Rerunning with the same config and --out reuses finished runs.",
+    )
+    parser.add_argument("config", help="study config file, e.g. configs/mack.py")
+    parser.add_argument("--preset", default=None, help="preset passed to get_config (smoke, full, ...)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set seeds=0,1 --set pretrain.training.epochs=3 (repeatable)",
+    )
+    parser.add_argument("--out", required=True, help="study directory")
+    parser.set_defaults(handler=_run_run)
+
+
+def _run_run(args: argparse.Namespace) -> None:
+    from codec_jax.studies import apply_study_overrides, load_study_config, run_study
+
+    config = apply_study_overrides(load_study_config(args.config, args.preset), args.overrides)
+    run_study(config, args.out)
+    print(f"report: {args.out}/report.md (metrics.json, plots and config.json next to it)")
 
 
 # --------------------------------------------------------------------------- entry point
-_SUBCOMMANDS = (_add_generate, _add_demo)
+_SUBCOMMANDS = (_add_generate, _add_demo, _add_flatten, _add_ddt, _add_pretrain, _add_finetune, _add_pair, _add_run)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,276 @@
+"""Checkpoints (the only module that imports Orbax).
+
+A run directory holds ``checkpoints/<epoch>/`` written by an Orbax ``CheckpointManager``; each
+checkpoint is a ``Composite`` of four items:
+
+* ``state`` -- the :class:`~codec_jax.train.state.TrainState` (step, params, opt_state);
+* ``config`` -- the resolved run config (JSON);
+* ``normalisation`` -- the feature standardisation fitted on the training sample (JSON);
+* ``progress`` -- the driver's bookkeeping (epoch, best validation loss, epochs without
+  improvement) so that ``--resume`` continues early stopping exactly.
+
+Saves are asynchronous and atomic (Orbax writes to a temporary directory and renames it); the
+manager waits for the previous save before starting the next one and :meth:`Checkpointer.close`
+waits for the last, so write errors surface in the run that caused them.
+
+Fine-tuning uses :func:`restore_encoder`: a partial restore of only ``state.params.encoder`` of
+the latest pretraining checkpoint, checked key by key and shape by shape against the fresh
+encoder it replaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from codec_jax.errors import CheckpointError
+
+__all__ = ["CHECKPOINT_SUBDIR", "Restored", "Checkpointer", "checkpoint_directory", "restore_encoder"]
+
+CHECKPOINT_SUBDIR = "checkpoints"
+_JSON_ITEMS = ("config", "normalisation", "progress")
+
+
+@contextlib.contextmanager
+def _quiet_partial_restore():
+    """Orbax logs a warning for every item it is not asked to restore; our partial restores (only
+    the JSON items, only the encoder) are on purpose, so hide warnings while they run."""
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@dataclasses.dataclass(frozen=True)
+class Restored:
+    """What :meth:`Checkpointer.restore` returns: the state and the three JSON items."""
+
+    epoch: int
+    state: Any
+    config: dict
+    normalisation: dict
+    progress: dict
+
+
+def checkpoint_directory(path: str | os.PathLike) -> Path:
+    """The checkpoint directory of a run directory (``RUN/checkpoints``), or ``path`` itself when
+    it already is one. Raises :class:`CheckpointError` when neither exists."""
+    path = Path(path).expanduser().resolve()
+    if (path / CHECKPOINT_SUBDIR).is_dir():
+        return path / CHECKPOINT_SUBDIR
+    if path.is_dir() and path.name == CHECKPOINT_SUBDIR:
+        return path
+    if not path.exists():
+        raise CheckpointError(f"checkpoint directory {path} does not exist")
+    raise CheckpointError(f"{path} is not a run directory: it has no {CHECKPOINT_SUBDIR}/ subdirectory")
+
+
+class Checkpointer:
+    """Save a checkpoint per epoch and restore the latest (``--resume``).
+
+    Args:
+        directory: the ``checkpoints`` directory (created when missing unless ``read_only``).
+        max_to_keep: how many of the most recent epochs to keep on disk.
+        read_only: open an existing directory for restoring only.
+    """
+
+    def __init__(
+        self, directory: str | os.PathLike, *, max_to_keep: int = 2, read_only: bool = False
+    ) -> None:
+        self.directory = Path(directory).expanduser().resolve()
+        if read_only and not self.directory.is_dir():
+            raise CheckpointError(f"checkpoint directory {self.directory} does not exist")
+        handlers = {"state": ocp.StandardCheckpointHandler()}
+        handlers.update({name: ocp.JsonCheckpointHandler() for name in _JSON_ITEMS})
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=max_to_keep, create=not read_only, read_only=read_only
+        )
+        with _quiet_partial_restore():  # read-only managers warn about the options they ignore
+            self._manager = ocp.CheckpointManager(self.directory, item_handlers=handlers, options=options)
+
+    def save(self, epoch: int, state: Any, *, config: dict, normalisation: dict, progress: dict) -> None:
+        """Start saving the checkpoint of ``epoch`` (asynchronous; see :meth:`wait`)."""
+        self._manager.save(
+            epoch,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state),
+                config=ocp.args.JsonSave(config),
+                normalisation=ocp.args.JsonSave(normalisation),
+                progress=ocp.args.JsonSave(progress),
+            ),
+        )
+
+    def latest_epoch(self) -> int | None:
+        """The newest saved epoch, or None when the directory holds no checkpoint."""
+        return self._manager.latest_step()
+
+    def _existing_epoch(self, epoch: int | None) -> int:
+        """``epoch`` (default: the latest), checked to exist on disk."""
+        epochs = self.all_epochs()
+        if not epochs:
+            raise CheckpointError(f"no checkpoint found in {self.directory}")
+        epoch = max(epochs) if epoch is None else epoch
+        if epoch not in epochs:
+            raise CheckpointError(f"{self.directory} has no checkpoint of epoch {epoch} (it has {epochs})")
+        return epoch
+
+    def all_epochs(self) -> list[int]:
+        return list(self._manager.all_steps())
+
+    def restore(self, abstract_state: Any, epoch: int | None = None) -> Restored:
+        """Restore ``epoch`` (default: the latest) into the layout of ``abstract_state``.
+
+        ``abstract_state`` comes from ``jax.eval_shape`` (optionally with ``sharding`` set on its
+        leaves); the restored arrays get those shardings.
+        """
+        epoch = self._existing_epoch(epoch)
+        try:
+            restored = self._manager.restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract_state),
+                    **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
+                ),
+            )
+        except (ValueError, KeyError, TypeError) as error:
+            raise CheckpointError(
+                f"checkpoint {self.directory}/{epoch} does not match the model being restored: {error}"
+            ) from error
+        return Restored(
+            epoch=epoch,
+            state=restored.state,
+            config=dict(restored.config),
+            normalisation=dict(restored.normalisation),
+            progress=dict(restored.progress),
+        )
+
+    def read_json(self, epoch: int | None = None) -> dict[str, dict]:
+        """The JSON items (config, normalisation, progress) of ``epoch`` (default: latest)."""
+        epoch = self._existing_epoch(epoch)
+        with _quiet_partial_restore():
+            restored = self._manager.restore(
+                epoch, args=ocp.args.Composite(**{name: ocp.args.JsonRestore() for name in _JSON_ITEMS})
+            )
+        return {name: dict(restored[name]) for name in _JSON_ITEMS}
+
+    def wait(self) -> None:
+        """Block until pending asynchronous saves are written (raises their errors)."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        """Wait for pending saves and release the manager."""
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+    def __enter__(self) -> Checkpointer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _key_name(path: tuple) -> str:
+    return "/".join(str(getattr(entry, "key", getattr(entry, "name", entry))) for entry in path)
+
+
+def _check_subtree(directory: Path, stored: Any, fresh: Any, subtree: str) -> None:
+    """Raise :class:`CheckpointError` naming the first key or shape that differs."""
+    stored_leaves = dict((_key_name(p), leaf) for p, leaf in jax.tree_util.tree_leaves_with_path(stored))
+    fresh_leaves = dict((_key_name(p), leaf) for p, leaf in jax.tree_util.tree_leaves_with_path(fresh))
+    missing = sorted(set(fresh_leaves) - set(stored_leaves))
+    unexpected = sorted(set(stored_leaves) - set(fresh_leaves))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"checkpoint {directory}: the {subtree!r} parameters differ from the model's: "
+            f"missing in the checkpoint {missing[:5]}, not in the model {unexpected[:5]}"
+        )
+    for key, leaf in fresh_leaves.items():
+        stored_shape = tuple(stored_leaves[key].shape)
+        if stored_shape != tuple(np.shape(leaf)):
+            raise CheckpointError(
+                f"checkpoint {directory}: parameter {subtree}/{key} has shape {stored_shape} in the "
+                f"checkpoint but {tuple(np.shape(leaf))} in the model"
+            )
+
+
+def restore_encoder(
+    run_dir: str | os.PathLike, params: dict, *, subtree: str = "encoder", epoch: int | None = None
+) -> tuple[dict, dict[str, dict]]:
+    """Replace ``params[subtree]`` with the one saved in a (pretraining) run directory.
+
+    Args:
+        run_dir: the pretraining run directory (or its ``checkpoints`` directory).
+        params: freshly initialised parameters ``{"encoder": ..., "projector": ..., "head": ...}``
+            (concrete arrays or ``jax.ShapeDtypeStruct`` with shardings); only ``params[subtree]``
+            is read from disk, the other subtrees are returned unchanged.
+        subtree: the parameter subtree to restore.
+        epoch: which checkpoint (default: the latest).
+
+    Returns:
+        ``(params, json_items)``: the merged parameters and the checkpoint's ``config``,
+        ``normalisation`` and ``progress`` dicts.
+
+    Raises:
+        CheckpointError: missing or empty directory, no ``subtree`` in the checkpoint, or any key
+            or shape mismatch (named in the message).
+    """
+    directory = checkpoint_directory(run_dir)
+    if subtree not in params:
+        raise CheckpointError(f"the model has no {subtree!r} parameters to restore (keys {list(params)})")
+    with _quiet_partial_restore():
+        manager = ocp.CheckpointManager(
+            directory,
+            item_handlers={"state": ocp.PyTreeCheckpointHandler()}
+            | {name: ocp.JsonCheckpointHandler() for name in _JSON_ITEMS},
+            options=ocp.CheckpointManagerOptions(read_only=True),
+        )
+        try:
+            epoch = manager.latest_step() if epoch is None else epoch
+            if epoch is None:
+                raise CheckpointError(f"no checkpoint found in {directory}")
+            if epoch not in manager.all_steps():
+                raise CheckpointError(
+                    f"{directory} has no checkpoint of epoch {epoch} (it has {list(manager.all_steps())})"
+                )
+            metadata = manager.item_metadata(epoch)["state"]
+            tree = getattr(metadata, "tree", metadata)
+            stored = (tree or {}).get("params", {}).get(subtree) if isinstance(tree, dict) else None
+            if stored is None:
+                raise CheckpointError(f"checkpoint {directory}/{epoch} has no params/{subtree} subtree")
+            _check_subtree(directory, stored, params[subtree], subtree)
+            target = jax.tree.map(lambda leaf: _abstract(leaf), params[subtree])
+            restored = manager.restore(
+                epoch,
+                args=ocp.args.Composite(
+                    state=ocp.args.PyTreeRestore(
+                        item={"params": {subtree: target}},
+                        restore_args=ocp.checkpoint_utils.construct_restore_args(
+                            {"params": {subtree: target}}
+                        ),
+                        partial_restore=True,
+                    ),
+                    **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
+                ),
+            )
+        finally:
+            manager.close()
+    json_items = {name: dict(restored[name]) for name in _JSON_ITEMS}
+    return {**params, subtree: restored.state["params"][subtree]}, json_items
+
+
+def _abstract(leaf: Any) -> jax.ShapeDtypeStruct:
+    if isinstance(leaf, jax.ShapeDtypeStruct):
+        return leaf
+    sharding = getattr(leaf, "sharding", None)
+    return jax.ShapeDtypeStruct(np.shape(leaf), leaf.dtype, sharding=sharding)

@@ -1,0 +1,351 @@
+"""Typed run configuration: dataclasses, loading ``configs/*.py`` files, dotted CLI overrides.
+
+A config file is a Python file that defines ``get_config(preset=None) -> Config``; presets (e.g.
+``"smoke"``) are plain ``if`` branches inside it. Every run writes its resolved config as
+``config.json`` in its run directory (:func:`to_json`), and :func:`from_dict` reads it back with
+the same type checks as the overrides.
+
+Overrides use dotted paths and are type-checked against the dataclass annotations::
+
+    config = load_config("configs/example_pretrain.py", preset="smoke")
+    config = apply_overrides(config, ["training.epochs=3", "optimizer.name=lars",
+                                      "model.encoder_kwargs.hidden=32", "data.train=a.root,b.root"])
+
+Values are parsed by the field's type: ``int``/``float``/``str``; ``bool`` from
+``true/false/1/0/yes/no``; tuples from comma-separated lists (or JSON lists); dicts from JSON
+objects, or one entry at a time via ``section.field.key=value`` (value parsed as JSON, else kept as
+a string). Unknown sections, fields or malformed values raise :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from codec_jax.errors import ConfigError
+
+__all__ = [
+    "ModelConfig",
+    "DataConfig",
+    "LossConfig",
+    "OptimizerConfig",
+    "TrainingConfig",
+    "FinetuneConfig",
+    "Config",
+    "load_config",
+    "apply_overrides",
+    "from_dict",
+    "to_dict",
+    "to_json",
+]
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Network (see :func:`codec_jax.models.build_model`).
+
+    encoder: architecture name; encoder_kwargs: its keyword arguments; projector_dims: widths of
+    the contrastive projector (the last is the latent size); head_dims: hidden widths of the
+    classifier/regression head; n_outputs: head outputs (1 for a binary tagger or a mass).
+    """
+
+    encoder: str = "deepsets"
+    encoder_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    projector_dims: tuple[int, ...] = (64, 64)
+    head_dims: tuple[int, ...] = (64, 32)
+    n_outputs: int = 1
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Input files and how they become batches.
+
+    train: ROOT files of the (nominal) training sample; validation: ROOT files for validation, or
+    empty to split ``validation_fraction`` of ``train`` off (a fixed, seeded split);
+    alternate: ROOT files of the alternate (e.g. other shower) sample, and pairs: the pair file
+    from ``codec-jax pair`` -- both set means pretraining views are (nominal, alternate) pairs;
+    max_particles: particles per jet after padding/truncation; inputs: ``"particles"``
+    (relative constituents ``pt_rel, eta_rel, phi_rel``) or ``"jets"`` (jet-level fields listed
+    in ``jet_features``); mass_field: the jet field used as mass by decorrelation penalties;
+    target: ``"label"`` for tagging or a jet field (``"truth_mass"``, ``"mass"``) for regression;
+    background_only: keep only background jets (label 0) for pretraining.
+    """
+
+    train: tuple[str, ...] = ()
+    validation: tuple[str, ...] = ()
+    validation_fraction: float = 0.2
+    alternate: tuple[str, ...] = ()
+    pairs: str = ""
+    max_particles: int = 30
+    inputs: str = "particles"
+    jet_features: tuple[str, ...] = ("msd", "pt", "n2", "tau21")
+    mass_field: str = "msd"
+    target: str = "label"
+    background_only: bool = False
+
+
+@dataclasses.dataclass
+class LossConfig:
+    """Training objective.
+
+    name: ``vicreg``, ``barlow_twins`` or ``ntxent`` (pretraining); ``bce`` or
+    ``mass_regression`` (supervised / fine-tuning); kwargs: its keyword arguments (e.g.
+    ``{"sim_weight": 25.0}``); augmentations: names for :func:`codec_jax.augment.build_augmentation`
+    applied to both views (pretraining), with augmentation_kwargs; decorrelation: ``none``,
+    ``disco`` or ``mode`` -- a penalty on background jets added with decorrelation_weight;
+    decorrelation_kwargs: its keyword arguments (e.g. ``{"order": 0}`` for MoDe).
+    """
+
+    name: str = "vicreg"
+    kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    augmentations: tuple[str, ...] = ()
+    augmentation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    decorrelation: str = "none"
+    decorrelation_weight: float = 0.0
+    decorrelation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class OptimizerConfig:
+    """Optimizer and learning-rate schedule (see :mod:`codec_jax.train.optim`).
+
+    name: ``adam`` (AdamW when weight_decay > 0), ``sgd`` or ``lars``; learning_rate: the peak
+    rate; warmup_epochs: linear warm-up from 0 (may be fractional); end_fraction: the cosine decay
+    ends at ``end_fraction * learning_rate`` after the last epoch; schedule: ``warmup_cosine`` or
+    ``constant``; momentum: for sgd/lars; weight_decay; clip_norm: global gradient-norm clipping
+    (0 = off).
+    """
+
+    name: str = "adam"
+    learning_rate: float = 1e-3
+    schedule: str = "warmup_cosine"
+    warmup_epochs: float = 0.0
+    end_fraction: float = 0.0
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    clip_norm: float = 0.0
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """The driver: epochs, batch size (global, over all devices), seed, early-stopping patience
+    (epochs without a validation-loss improvement larger than min_delta; 0 = off), how many
+    checkpoints to keep, whether to show a progress bar, and the number of devices to use
+    (0 = all)."""
+
+    epochs: int = 10
+    batch_size: int = 256
+    seed: int = 0
+    patience: int = 10
+    min_delta: float = 0.0
+    keep_checkpoints: int = 2
+    progress: bool = True
+    devices: int = 0
+
+
+@dataclasses.dataclass
+class FinetuneConfig:
+    """Fine-tuning level of the pretrained encoder: ``frozen`` (never updated), ``epochs:N``
+    (updated during the first N epochs, frozen afterwards) or ``full`` (always updated)."""
+
+    level: str = "full"
+
+
+@dataclasses.dataclass
+class Config:
+    """One run. ``name`` labels it in logs and reports."""
+
+    name: str = "run"
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    loss: LossConfig = dataclasses.field(default_factory=LossConfig)
+    optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
+
+
+# --------------------------------------------------------------------------- loading
+def load_config(path: str | Path, preset: str | None = None) -> Config:
+    """Execute the Python file ``path`` and return ``get_config(preset)``.
+
+    Raises:
+        ConfigError: the file is missing, does not define ``get_config``, or does not return a
+            :class:`Config`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"codec_jax_config_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(f"config file {path} failed to execute: {type(error).__name__}: {error}") from error
+    get_config = getattr(module, "get_config", None)
+    if not callable(get_config):
+        raise ConfigError(f"config file {path} must define get_config(preset=None)")
+    config = get_config(preset)
+    if not isinstance(config, Config):
+        raise ConfigError(
+            f"get_config in {path} returned {type(config).__name__}, expected codec_jax.config.Config"
+        )
+    return config
+
+
+# --------------------------------------------------------------------------- (de)serialisation
+def to_dict(config: Config) -> dict[str, Any]:
+    """A JSON-ready nested dict (tuples become lists)."""
+    return dataclasses.asdict(config)
+
+
+def to_json(config: Config) -> str:
+    """The resolved config as indented JSON (what runs write as ``config.json``)."""
+    return json.dumps(to_dict(config), indent=2, sort_keys=True)
+
+
+def from_dict(values: Mapping[str, Any]) -> Config:
+    """Rebuild a :class:`Config` from :func:`to_dict` output, type-checking every field.
+
+    Missing fields keep their defaults; unknown ones raise :class:`ConfigError`.
+    """
+    config = Config()
+    for section_name, section_values in values.items():
+        if section_name == "name":
+            config.name = _coerce("name", section_values, str)
+            continue
+        section = _section(config, section_name)
+        if not isinstance(section_values, Mapping):
+            raise ConfigError(f"config section {section_name!r} must be a mapping, got {section_values!r}")
+        hints = typing.get_type_hints(type(section))
+        for field, value in section_values.items():
+            if field not in hints:
+                raise ConfigError(_unknown(f"{section_name}.{field}", hints))
+            setattr(section, field, _coerce(f"{section_name}.{field}", value, hints[field]))
+    return config
+
+
+# --------------------------------------------------------------------------- overrides
+def apply_overrides(config: Config, overrides: Iterable[str]) -> Config:
+    """Apply ``section.field=value`` overrides to a deep copy of ``config`` and return it."""
+    config = _copy(config)
+    for override in overrides:
+        key, sep, text = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"override {override!r} must look like section.field=value")
+        parts = key.split(".")
+        if parts == ["name"]:
+            config.name = text
+            continue
+        if len(parts) < 2:
+            raise ConfigError(f"override key {key!r} must be section.field (e.g. training.epochs)")
+        section = _section(config, parts[0])
+        hints = typing.get_type_hints(type(section))
+        field = parts[1]
+        if field not in hints:
+            raise ConfigError(_unknown(f"{parts[0]}.{field}", hints))
+        if len(parts) == 2:
+            setattr(section, field, _parse(key, text, hints[field]))
+        elif typing.get_origin(hints[field]) is dict:
+            target = getattr(section, field)
+            for name in parts[2:-1]:
+                target = target.setdefault(name, {})
+                if not isinstance(target, dict):
+                    raise ConfigError(f"override key {key!r}: {name!r} is not a mapping")
+            target[parts[-1]] = _json_or_string(text)
+        else:
+            raise ConfigError(
+                f"override key {key!r}: {parts[0]}.{field} is not a mapping, use {parts[0]}.{field}=value"
+            )
+    return config
+
+
+def _copy(config: Config) -> Config:
+    return from_dict(json.loads(json.dumps(to_dict(config))))
+
+
+def _section(config: Config, name: str) -> Any:
+    sections = [f.name for f in dataclasses.fields(Config) if f.name != "name"]
+    if name not in sections:
+        raise ConfigError(f"unknown config section {name!r}; expected one of {sections}")
+    return getattr(config, name)
+
+
+def _unknown(key: str, hints: Mapping[str, Any]) -> str:
+    return f"unknown config key {key!r}; fields of this section: {sorted(hints)}"
+
+
+def _json_or_string(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _parse(key: str, text: str, annotation: Any) -> Any:
+    """Parse an override string into ``annotation``'s type."""
+    text = text.strip()
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        lowered = text.lower()
+        if lowered in ("true", "1", "yes", "on"):
+            return True
+        if lowered in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"config key {key!r} expects a bool (true/false), got {text!r}")
+    if origin is tuple:
+        if text.startswith("["):
+            value = _json_or_string(text)
+        else:
+            value = [item.strip() for item in text.split(",") if item.strip()]
+        return _coerce(key, value, annotation)
+    if origin is dict:
+        value = _json_or_string(text)
+        return _coerce(key, value, annotation)
+    return _coerce(key, text if annotation is str else _json_or_string(text), annotation)
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Check/convert a (JSON-decoded or parsed) value to ``annotation``'s type."""
+    origin = typing.get_origin(annotation)
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {key!r} expects a list of {item_type.__name__}, got {value!r}")
+        return tuple(_coerce(f"{key}[{i}]", item, item_type) for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"config key {key!r} expects a mapping (JSON object), got {value!r}")
+        return json.loads(json.dumps(dict(value)))
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"config key {key!r} has an unsupported type {annotation}")
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r} expects a bool, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                return int(value)
+            raise ConfigError(f"config key {key!r} expects an int, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"config key {key!r} expects a float, got {value!r}")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {key!r} expects a float, got {value!r}") from None
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r} expects a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key {key!r} has an unsupported type {annotation}")

@@ -1,0 +1,37 @@
+"""Networks: particle and jet-feature encoders, projector and heads, and the composite model.
+
+Start with :func:`build_model`; see docs/models.md.
+"""
+
+from codec_jax.models.encoders import (
+    DeepSets,
+    EdgeConv,
+    InteractionNetwork,
+    JetFeatureMLP,
+    ParticleTransformer,
+    knn_indices,
+)
+from codec_jax.models.heads import PredictionHead, Projector
+from codec_jax.models.layers import MLP, PairDense, masked_mean, masked_sum, zero_padding
+from codec_jax.models.model import ENCODERS, JetModel, build_model, encoder_names, register_encoder
+
+__all__ = [
+    "DeepSets",
+    "EdgeConv",
+    "ENCODERS",
+    "InteractionNetwork",
+    "JetFeatureMLP",
+    "JetModel",
+    "MLP",
+    "PairDense",
+    "ParticleTransformer",
+    "PredictionHead",
+    "Projector",
+    "build_model",
+    "encoder_names",
+    "knn_indices",
+    "masked_mean",
+    "masked_sum",
+    "register_encoder",
+    "zero_padding",
+]

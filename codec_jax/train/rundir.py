@@ -1,0 +1,64 @@
+"""Run directories: refuse to overwrite a run, check the config on resume, write ``config.json``.
+
+A run directory holds ``config.json`` (the resolved config), ``metrics.jsonl`` (written by the
+driver) and ``checkpoints/`` (written by :class:`codec_jax.checkpoint.Checkpointer`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from codec_jax import config as config_lib
+from codec_jax.checkpoint import CHECKPOINT_SUBDIR
+from codec_jax.errors import ConfigError
+
+__all__ = ["CONFIG_FILE", "check_run_dir", "write_config"]
+
+CONFIG_FILE = "config.json"
+
+
+def _changed_keys(saved: dict, current: dict) -> list[str]:
+    """Dotted names of the fields whose values differ between two ``to_dict`` outputs."""
+    changed = []
+    for section, values in current.items():
+        if not isinstance(values, dict):
+            if saved.get(section) != values:
+                changed.append(section)
+            continue
+        changed += [f"{section}.{key}" for key in values if saved.get(section, {}).get(key) != values[key]]
+    return sorted(changed)
+
+
+def check_run_dir(out: str | os.PathLike, config: config_lib.Config, resume: bool) -> Path:
+    """The run directory ``out``, after checking that it may be used.
+
+    Raises:
+        ConfigError: not resuming and ``out`` already holds a run; resuming and ``out`` has no
+            ``config.json``, or its config differs from ``config`` (the differing keys are named).
+    """
+    run_dir = Path(out)
+    config_path = run_dir / CONFIG_FILE
+    if not resume:
+        if (run_dir / CHECKPOINT_SUBDIR).exists() or config_path.exists():
+            raise ConfigError(
+                f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out"
+            )
+        return run_dir
+    if not config_path.is_file():
+        raise ConfigError(f"cannot resume: {config_path} does not exist (was {run_dir} written by a run?)")
+    saved = json.loads(config_path.read_text())
+    current = json.loads(config_lib.to_json(config))
+    if saved != current:
+        changed = _changed_keys(saved, current)
+        raise ConfigError(f"cannot resume {run_dir}: the config differs from its config.json in {changed}")
+    return run_dir
+
+
+def write_config(run_dir: Path, config: config_lib.Config) -> None:
+    """Write ``RUN_DIR/config.json`` atomically (temporary file, then rename)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{CONFIG_FILE}.tmp"
+    tmp.write_text(config_lib.to_json(config) + "\n")
+    os.replace(tmp, run_dir / CONFIG_FILE)
