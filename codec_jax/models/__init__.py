@@ -6,6 +6,7 @@ Start with :func:`build_model`; see docs/models.md.
 from codec_jax.models.encoders import (
     DeepSets,
     EdgeConv,
+    EdgeMessages,
     InteractionNetwork,
     JetFeatureMLP,
     ParticleTransformer,
@@ -18,6 +19,7 @@ from codec_jax.models.model import ENCODERS, JetModel, build_model, encoder_name
 __all__ = [
     "DeepSets",
     "EdgeConv",
+    "EdgeMessages",
     "ENCODERS",
     "InteractionNetwork",
     "JetFeatureMLP",

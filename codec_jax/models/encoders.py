@@ -150,12 +150,12 @@ class InteractionNetwork(nn.Module):
         return nn.Dense(self.output_dim, name="output")(pooled)
 
     def _messages(self, x: jax.Array, mask: jax.Array) -> jax.Array:
-        batch = x.shape[0]
-        chunk = min(self.pair_chunk_size or batch, batch)
-        if chunk < 1:
+        if self.pair_chunk_size is not None and self.pair_chunk_size < 1:
             raise ValueError(
-                f"InteractionNetwork: pair_chunk_size must be positive, got {self.pair_chunk_size}"
+                f"InteractionNetwork: pair_chunk_size must be positive or None, got {self.pair_chunk_size}"
             )
+        batch = x.shape[0]
+        chunk = batch if self.pair_chunk_size is None else min(self.pair_chunk_size, batch)
         if chunk == batch:
             return EdgeMessages(self.edge_dims, name="edge_network")(x, mask)
         n_chunks = -(-batch // chunk)
