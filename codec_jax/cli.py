@@ -211,7 +211,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a config field, e.g. --set training.epochs=3 (repeatable)",
     )
-    parser.add_argument("--out", required=True, help="run directory (config.json, metrics.jsonl, checkpoints/)")
+    parser.add_argument(
+        "--out", required=True, help="run directory (config.json, metrics.jsonl, checkpoints/)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
     parser.add_argument(
         "--distributed",
@@ -236,7 +238,9 @@ def _print_result(args: argparse.Namespace, result) -> None:
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{key}={value:.4g}" for key, value in last.items() if key.endswith("/loss"))
     stop = " (early stopping)" if result.stopped_early else ""
-    print(f"codec-jax {args.command}: {len(result.history)} epoch(s){stop}; {summary}; best epoch {result.best_epoch}")
+    print(
+        f"codec-jax {args.command}: {len(result.history)} epoch(s){stop}; {summary}; best epoch {result.best_epoch}"
+    )
     print(f"run directory: {args.out}")
 
 
@@ -377,7 +381,16 @@ def _run_run(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- entry point
-_SUBCOMMANDS = (_add_generate, _add_demo, _add_flatten, _add_ddt, _add_pretrain, _add_finetune, _add_pair, _add_run)
+_SUBCOMMANDS = (
+    _add_generate,
+    _add_demo,
+    _add_flatten,
+    _add_ddt,
+    _add_pretrain,
+    _add_finetune,
+    _add_pair,
+    _add_run,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

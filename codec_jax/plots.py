@@ -257,7 +257,9 @@ def _model_grid(n_models: int) -> tuple[plt.Figure, np.ndarray]:
     return figure, axes
 
 
-def plot_roc_nominal_alternate(rocs: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike) -> Path:
+def plot_roc_nominal_alternate(
+    rocs: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike
+) -> Path:
     """One panel per model: background rejection 1/eps_QCD vs Z' efficiency on the nominal (solid)
     and alternate (dashed) test sets.
 
@@ -268,7 +270,10 @@ def plot_roc_nominal_alternate(rocs: Mapping[str, Mapping[str, Sequence[float]]]
         figure, axes = _model_grid(len(rocs))
         for axis, (model, roc) in zip(axes.flat, rocs.items()):
             eps_sig = np.asarray(roc["eps_sig"], dtype=np.float64)
-            for name, style, label in (("eps_bkg_nominal", "-", "nominal"), ("eps_bkg_alternate", "--", "alternate")):
+            for name, style, label in (
+                ("eps_bkg_nominal", "-", "nominal"),
+                ("eps_bkg_alternate", "--", "alternate"),
+            ):
                 eps_bkg = np.asarray([np.nan if v is None else v for v in roc[name]], dtype=np.float64)
                 with np.errstate(divide="ignore"):
                     rejection = np.where(eps_bkg > 0, 1.0 / eps_bkg, np.nan)
@@ -325,8 +330,8 @@ def plot_pretraining_comparison(
     *,
     working_point: float = 0.5,
 ) -> Path:
-    """EMD pairing versus augmentations: grouped bars of |delta eps_QCD / eps_QCD| at the
-    working point (left) and of the nominal AUC (right) per fine-tuning level, one bar per
+    """EMD pairing versus augmentations: grouped bars of |delta eps_QCD / eps_QCD| (pass the
+    summary of the per-seed absolute values) at the working point (left) and of the nominal AUC (right) per fine-tuning level, one bar per
     pretraining; the supervised model is a horizontal line. Error bars: spread over seeds.
 
     ``entries``: model (``"<pretraining>/<level>"`` or ``"supervised"``) ->
@@ -346,13 +351,27 @@ def plot_pretraining_comparison(
     with hep_style():
         figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
         for axis, metric, absolute, label in (
-            (axes[0], "change", True, rf"$|\Delta\varepsilon_{{QCD}}/\varepsilon_{{QCD}}|$ at $\varepsilon_{{Z'}}$={working_point:g}"),
+            (
+                axes[0],
+                "change",
+                True,
+                rf"$|\Delta\varepsilon_{{QCD}}/\varepsilon_{{QCD}}|$ at $\varepsilon_{{Z'}}$={working_point:g}",
+            ),
             (axes[1], "auc", False, "AUC (nominal)"),
         ):
             for i, pretraining in enumerate(pretrainings):
-                stats = [value(entries.get(f"{pretraining}/{level}", {}).get(metric), absolute) for level in levels]
+                stats = [
+                    value(entries.get(f"{pretraining}/{level}", {}).get(metric), absolute) for level in levels
+                ]
                 positions = np.arange(len(levels)) + (i - (len(pretrainings) - 1) / 2) * width
-                axis.bar(positions, [s[0] for s in stats], width, yerr=[s[1] for s in stats], capsize=3, label=pretraining)
+                axis.bar(
+                    positions,
+                    [s[0] for s in stats],
+                    width,
+                    yerr=[s[1] for s in stats],
+                    capsize=3,
+                    label=pretraining,
+                )
             if "supervised" in entries:
                 mean, std = value(entries["supervised"].get(metric), absolute)
                 axis.axhline(mean, color="black", lw=1.2, label="supervised")

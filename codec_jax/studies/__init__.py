@@ -1,0 +1,41 @@
+"""Studies: whole experiments from generated samples to a report (``codec-jax run CONFIG``).
+
+A study config (``configs/<study>.py``, ``get_config(preset=None)``) is a dataclass with a
+``study`` field naming its runner in :data:`STUDIES`:
+
+* ``"mack"`` -- :func:`codec_jax.studies.mack.run_mack` (config :class:`~codec_jax.studies.mack.MackConfig`):
+  contrastive pretraining on nominal/alternate EMD pairs, fine-tuning levels, robustness.
+
+:func:`run_study` dispatches on that field, so new studies (e.g. CoDec) only add an entry.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+from codec_jax.errors import ConfigError
+from codec_jax.studies.config import apply_study_overrides, load_study_config, study_to_json
+
+__all__ = ["STUDIES", "run_study", "load_study_config", "apply_study_overrides", "study_to_json"]
+
+#: Study name -> "module:function" of its runner ``runner(config, out) -> metrics dict``.
+STUDIES: dict[str, str] = {"mack": "codec_jax.studies.mack:run_mack"}
+
+
+def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:
+    """Run the study described by ``config`` (its ``study`` field picks the runner) into ``out``.
+
+    Raises:
+        ConfigError: the config has no ``study`` field or names an unknown study.
+    """
+    name = getattr(config, "study", None)
+    if name not in STUDIES:
+        raise ConfigError(
+            f"the config ({type(config).__name__}) names study {name!r}; codec-jax run knows {sorted(STUDIES)} "
+            "(engine configs run with codec-jax pretrain / finetune)"
+        )
+    module_name, function_name = STUDIES[name].split(":")
+    runner = getattr(importlib.import_module(module_name), function_name)
+    return runner(config, out)

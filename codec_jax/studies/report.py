@@ -1,0 +1,242 @@
+"""The report of a nominal/alternate study: ``metrics.json``, ``report.md`` and the plots.
+
+``runs`` is ``{model: {seed: metrics}}`` with the per-classifier metrics of
+:func:`codec_jax.studies.evaluation.robustness_metrics`. :func:`summarize` reduces every scalar
+metric over seeds to mean, spread (sample standard deviation, ``ddof=1``; ``None`` for a single
+seed) and the per-seed values; curves are averaged pointwise the same way. Files written::
+
+    metrics.json                      config, samples, pairs, timings, runs, summary
+    report.md                         summary table (mean +- spread over seeds) and the claim check
+    roc_nominal_alternate.png         ROC per model, nominal (solid) vs alternate (dashed)
+    fractional_change_qcd.png         delta eps_QCD / eps_QCD vs Z' efficiency, per model
+    fractional_change_zprime.png      delta eps_Z' / eps_Z' vs QCD efficiency, per model
+    pairing_vs_augmentations.png      mean |delta eps_QCD / eps_QCD| and AUC per pretraining and level
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec_jax.studies.evaluation import metric_name
+
+__all__ = [
+    "summarize",
+    "summarize_values",
+    "summarize_curves",
+    "absolute_change",
+    "markdown_table",
+    "write_report",
+]
+
+SUPERVISED = "supervised"
+
+
+def summarize_values(values: Sequence[float | None]) -> dict[str, Any]:
+    """``{"mean", "std", "n", "values"}`` over the finite entries of ``values`` (one per seed);
+    ``std`` is the sample standard deviation (ddof=1), ``None`` when fewer than two are finite;
+    ``mean`` is ``None`` when none is."""
+    finite = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    return {
+        "mean": float(finite.mean()) if finite.size else None,
+        "std": float(finite.std(ddof=1)) if finite.size > 1 else None,
+        "n": int(finite.size),
+        "values": [None if v is None or not math.isfinite(v) else float(v) for v in values],
+    }
+
+
+def summarize_curves(curves: Sequence[Sequence[float | None]]) -> dict[str, list[float | None]]:
+    """Pointwise mean and spread (ddof=1) of equally long curves (``None`` = undefined point)."""
+    array = np.asarray([[np.nan if v is None else v for v in curve] for curve in curves], dtype=np.float64)
+    finite = np.isfinite(array)
+    count = finite.sum(axis=0)
+    total = np.where(finite, array, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        deviation = np.where(finite, array - mean, 0.0)
+        std = np.where(count > 1, np.sqrt((deviation**2).sum(axis=0) / np.maximum(count - 1, 1)), np.nan)
+    as_list = lambda a: [None if not np.isfinite(v) else float(v) for v in a]  # noqa: E731
+    return {"mean": as_list(mean), "std": as_list(std)}
+
+
+def summarize(runs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per model: every scalar metric summarised over seeds (:func:`summarize_values`), and
+    ``curves`` / ``roc`` averaged pointwise (:func:`summarize_curves`)."""
+    summary: dict[str, dict[str, Any]] = {}
+    for model, seeds in runs.items():
+        per_seed = list(seeds.values())
+        if not per_seed:
+            continue
+        entry: dict[str, Any] = {}
+        for key, value in per_seed[0].items():
+            if isinstance(value, (int, float)) or value is None:
+                entry[key] = summarize_values([run[key] for run in per_seed])
+        entry["curves"] = {
+            kind: {
+                "efficiency": per_seed[0]["curves"][kind]["efficiency"],
+                **summarize_curves([run["curves"][kind]["change"] for run in per_seed]),
+            }
+            for kind in per_seed[0].get("curves", {})
+        }
+        if "roc" in per_seed[0]:
+            entry["roc"] = {"eps_sig": per_seed[0]["roc"]["eps_sig"]}
+            for name in ("eps_bkg_nominal", "eps_bkg_alternate"):
+                entry["roc"][name] = summarize_curves([run["roc"][name] for run in per_seed])["mean"]
+        summary[model] = entry
+    return summary
+
+
+def _format(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
+    if not stat or stat["mean"] is None:
+        return "n/a"
+    if stat["std"] is None:
+        return f"{stat['mean']:.{digits}f}"
+    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+
+def markdown_table(summary: Mapping[str, Mapping[str, Any]], working_points: Sequence[float]) -> str:
+    """The summary table: one row per model, AUCs and fractional changes (mean ± spread)."""
+    columns = [("AUC nominal", "auc_nominal"), ("AUC alternate", "auc_alternate")]
+    for point in working_points:
+        columns.append((f"Δε_QCD/ε_QCD @ ε_Z'={point:g}", metric_name("qcd", point)))
+    for point in working_points:
+        columns.append((f"Δε_Z'/ε_Z' @ ε_QCD={point:g}", metric_name("zprime", point)))
+    lines = [
+        "| model | seeds | " + " | ".join(title for title, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for model, entry in summary.items():
+        seeds = entry["auc_nominal"]["n"]
+        cells = [_format(entry.get(key)) for _, key in columns]
+        lines.append(f"| {model} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def absolute_change(entry: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """:func:`summarize_values` of the per-seed absolute values of the metric ``key`` (MACK
+    compares sizes of changes: seeds with opposite signs must not cancel)."""
+    return summarize_values([None if v is None else abs(v) for v in entry[key]["values"]])
+
+
+def _claim_lines(summary: Mapping[str, Mapping[str, Any]], working_points: Sequence[float]) -> list[str]:
+    """Mean |delta eps_QCD / eps_QCD| at the first working point relative to the supervised model."""
+    if SUPERVISED not in summary or not working_points:
+        return []
+    key = metric_name("qcd", working_points[0])
+    reference = absolute_change(summary[SUPERVISED], key)["mean"]
+    if reference is None or reference == 0:
+        return []
+    lines = [
+        f"Mean over seeds of |Δε_QCD/ε_QCD| at ε_Z' = {working_points[0]:g}, relative to the supervised "
+        "model (MACK's claim: about 0.5 for a frozen MACK encoder; fine-tuning moves it towards 1):",
+        "",
+    ]
+    for model, entry in summary.items():
+        value = absolute_change(entry, key)["mean"]
+        if model != SUPERVISED and value is not None:
+            lines.append(f"- {model}: {value / reference:.2f}")
+    stat = summary[SUPERVISED].get(key + "_stat", {}).get("mean")
+    if stat is not None:
+        lines += [
+            "",
+            f"Binomial statistical uncertainty of one seed's Δε_QCD/ε_QCD at ε_Z' = {working_points[0]:g} "
+            f"(test-set size; supervised model): ±{stat:.3f}. Differences between models smaller than "
+            "this are not significant.",
+        ]
+    return lines
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    return value
+
+
+def write_report(
+    out: str | os.PathLike,
+    *,
+    config: Mapping[str, Any],
+    runs: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    samples: Mapping[str, Any],
+    pairs: Mapping[str, Any],
+    timings: Mapping[str, float],
+    working_points: Sequence[float],
+) -> dict[str, Any]:
+    """Write ``metrics.json``, ``report.md`` and the PNG plots into ``out``; returns the metrics."""
+    from codec_jax import plots
+    from codec_jax.data.io import atomic_path
+
+    out = Path(out)
+    summary = summarize(runs)
+    metrics = _json_safe(
+        {
+            "config": config,
+            "samples": samples,
+            "pairs": pairs,
+            "timings_seconds": timings,
+            "working_points": list(working_points),
+            "runs": runs,
+            "summary": summary,
+        }
+    )
+    with atomic_path(out / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False))
+
+    figures = {
+        "roc_nominal_alternate.png": plots.plot_roc_nominal_alternate(
+            {model: entry["roc"] for model, entry in summary.items()}, out / "roc_nominal_alternate.png"
+        ),
+    }
+    for kind, fixed in (("qcd", "zprime"), ("zprime", "qcd")):
+        name = f"fractional_change_{kind}.png"
+        figures[name] = plots.plot_fractional_change_curves(
+            {model: entry["curves"][kind] for model, entry in summary.items()},
+            out / name,
+            changed=kind,
+            fixed=fixed,
+        )
+    if working_points:
+        key = metric_name("qcd", working_points[0])
+        figures["pairing_vs_augmentations.png"] = plots.plot_pretraining_comparison(
+            {
+                model: {"change": absolute_change(entry, key), "auc": entry["auc_nominal"]}
+                for model, entry in summary.items()
+            },
+            out / "pairing_vs_augmentations.png",
+            working_point=working_points[0],
+        )
+
+    lines = [
+        f"# {config.get('name', 'study')} report",
+        "",
+        f"Seeds: {', '.join(map(str, config.get('seeds', [])))}. Values are mean ± spread (sample "
+        "standard deviation over seeds; a single seed has no spread). Δε/ε = (alternate - nominal) / "
+        "nominal efficiency at a threshold fixed on the nominal test set.",
+        "",
+        markdown_table(summary, working_points),
+        "",
+        *_claim_lines(summary, working_points),
+        "",
+        "Samples: " + ", ".join(f"{name} ({int(s['n_jets'])} jets)" for name, s in samples.items()) + ".",
+    ]
+    if pairs:
+        lines.append(
+            f"Pairs: {int(pairs.get('n_pairs', 0))} positive pairs below C = {pairs.get('cutoff', float('nan')):.1f} GeV "
+            f"({pairs.get('strategy')} strategy, {pairs.get('candidates')} candidates per nominal jet)."
+        )
+    lines += ["", "Plots: " + ", ".join(f"[{name}]({name})" for name in figures), ""]
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(lines))
+    return metrics

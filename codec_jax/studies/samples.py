@@ -1,0 +1,194 @@
+"""The four generated samples of a nominal/alternate study, cached, and their train/val/test split.
+
+A study needs Z' (signal) and QCD (background) jets, each generated with the nominal shower and
+with an alternate shower/hadronisation variant (:data:`codec_jax.data.pythia_settings.VARIANTS`)
+-- or, with ``source="jetnet"``, four local JetNet HDF5 files (MACK's JetNet variant: nominal
+q (background) vs W (signal), alternate g vs Z, a class swap standing in for a mismodeling).
+:func:`study_samples` generates each sample once into a cache directory and reuses it afterwards:
+the file name holds a hash of every generation setting (process, variant, jet count, seed and the
+:class:`~codec_jax.data.generate.GenerationConfig` options), so changing any of them makes a new
+file and never silently reuses a wrong one. :func:`split_samples` cuts each sample into
+train/validation/test rows with a seeded permutation and writes the pieces as ROOT files, which
+the training engine reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec_jax.errors import ConfigError
+from codec_jax.jets import JetSample
+
+__all__ = [
+    "SamplesConfig",
+    "SAMPLE_NAMES",
+    "SPLITS",
+    "generation_config",
+    "cached_sample_path",
+    "study_samples",
+    "split_rows",
+    "split_samples",
+]
+
+#: The samples of a study: (name, process, nominal?) -- the alternate ones use ``variant``.
+SAMPLE_NAMES: tuple[tuple[str, str, bool], ...] = (
+    ("zprime_nominal", "zprime", True),
+    ("zprime_alternate", "zprime", False),
+    ("qcd_nominal", "qcd", True),
+    ("qcd_alternate", "qcd", False),
+)
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class SamplesConfig:
+    """Which samples a study generates and how they are split.
+
+    n_jets: jets per sample (each of Z'/QCD x nominal/alternate); alternate_variant: the
+    generator variant of the alternate ("data-like") samples; seed: generation seed (each sample
+    gets ``seed + 1000 * index``) and split seed; max_particles: constituents kept per jet;
+    validation_fraction / test_fraction: of each sample (the rest trains); cache_dir: where
+    generated ROOT files are kept (shared between studies and runs); workers: generation
+    processes; generation: further :class:`~codec_jax.data.generate.GenerationConfig` options
+    (e.g. ``{"mass": 80.0, "pt_min": 500.0}``); source: ``"generate"`` (Pythia 8 + FastJet,
+    cached) or ``"jetnet"``: read the JetNet HDF5 files named in ``jetnet`` (sample name ->
+    path, the four names of :data:`SAMPLE_NAMES`; ``zprime_*`` are the signal files, ``qcd_*`` the
+    background ones), keeping a seeded random subset of ``n_jets`` jets of each (all if fewer).
+    """
+
+    n_jets: int = 2000
+    alternate_variant: str = "fsr_high"
+    seed: int = 1
+    max_particles: int = 30
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.25
+    cache_dir: str = "runs/cache"
+    workers: int = 1
+    generation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "generate"
+    jetnet: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def generation_config(samples: SamplesConfig, name: str):
+    """The :class:`~codec_jax.data.generate.GenerationConfig` of sample ``name``."""
+    from codec_jax.data.generate import GenerationConfig
+
+    for index, (sample_name, process, nominal) in enumerate(SAMPLE_NAMES):
+        if sample_name == name:
+            options = {"max_particles": samples.max_particles, **samples.generation}
+            try:
+                return GenerationConfig(
+                    process=process,
+                    n_jets=samples.n_jets,
+                    seed=samples.seed + 1000 * index,
+                    variant="nominal" if nominal else samples.alternate_variant,
+                    **options,
+                )
+            except TypeError as error:
+                raise ConfigError(f"samples.generation: {error}") from None
+    raise ConfigError(f"unknown study sample {name!r}; expected one of {[s[0] for s in SAMPLE_NAMES]}")
+
+
+def cached_sample_path(samples: SamplesConfig, name: str) -> Path:
+    """``cache_dir/<name>_<n_jets>_<hash>.root``; the hash covers every generation setting."""
+    settings = dataclasses.asdict(generation_config(samples, name))
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(samples.cache_dir) / f"{name}_{samples.n_jets}_{digest}.root"
+
+
+def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str, JetSample]:
+    """Generate (or reuse from the cache) the four samples, or read them from JetNet files;
+    returns name -> sample (``[n_jets, max_particles, features]``)."""
+    if samples.source == "jetnet":
+        return _jetnet_samples(samples)
+    if samples.source != "generate":
+        raise ConfigError(f"samples.source={samples.source!r}; expected 'generate' or 'jetnet'")
+    from codec_jax.data.generate import generate_to_file
+    from codec_jax.data.io import read_root
+
+    Path(samples.cache_dir).mkdir(parents=True, exist_ok=True)
+    loaded = {}
+    for name, _, _ in SAMPLE_NAMES:
+        path = cached_sample_path(samples, name)
+        if path.is_file():
+            print(f"reusing cached sample {path}")
+        else:
+            print(f"generating {samples.n_jets} jets for {name} -> {path}")
+            generate_to_file(
+                generation_config(samples, name), path, workers=samples.workers, progress=progress
+            )
+        loaded[name] = read_root(path, max_particles=samples.max_particles)
+    return loaded
+
+
+def _jetnet_samples(samples: SamplesConfig) -> dict[str, JetSample]:
+    from codec_jax.data.io import read_jetnet
+
+    missing = [name for name, _, _ in SAMPLE_NAMES if name not in samples.jetnet]
+    if missing:
+        raise ConfigError(
+            f"samples.source='jetnet' needs samples.jetnet paths for {missing} "
+            "(e.g. --set samples.jetnet.qcd_nominal=q.hdf5)"
+        )
+    loaded = {}
+    for index, (name, process, _) in enumerate(SAMPLE_NAMES):
+        label = 1 if process == "zprime" else 0
+        sample = read_jetnet(samples.jetnet[name], label=label, max_particles=samples.max_particles)
+        if len(sample) > samples.n_jets:
+            rows = np.random.default_rng(samples.seed + 1000 * index).choice(
+                len(sample), samples.n_jets, replace=False
+            )
+            sample = sample[np.sort(rows)]
+        print(f"read {len(sample)} jets for {name} from {samples.jetnet[name]}")
+        loaded[name] = sample
+    return loaded
+
+
+def split_rows(
+    seed: int, n_jets: int, validation_fraction: float, test_fraction: float
+) -> dict[str, np.ndarray]:
+    """Seeded disjoint row indices ``{"train", "validation", "test"} -> [rows]`` (sorted) that
+    together cover ``range(n_jets)``."""
+    if not (0 < validation_fraction and 0 < test_fraction and validation_fraction + test_fraction < 1):
+        raise ConfigError(
+            "samples.validation_fraction and samples.test_fraction must be positive with a sum below 1; "
+            f"got {validation_fraction} and {test_fraction}"
+        )
+    order = np.random.default_rng(seed).permutation(n_jets)
+    n_validation = int(round(validation_fraction * n_jets))
+    n_test = int(round(test_fraction * n_jets))
+    return {
+        "test": np.sort(order[:n_test]),
+        "validation": np.sort(order[n_test : n_test + n_validation]),
+        "train": np.sort(order[n_test + n_validation :]),
+    }
+
+
+def split_samples(
+    samples: SamplesConfig, loaded: dict[str, JetSample], out_dir: str | os.PathLike
+) -> dict[str, dict[str, Path]]:
+    """Split every sample and write ``out_dir/<name>_<split>.root``; returns name -> split -> path.
+
+    Each sample is split with its own seeded permutation (``samples.seed`` + its index).
+    """
+    from codec_jax.data.io import write_root
+
+    out_dir = Path(out_dir)
+    paths: dict[str, dict[str, Path]] = {}
+    for index, (name, sample) in enumerate(loaded.items()):
+        rows = split_rows(
+            samples.seed + index, len(sample), samples.validation_fraction, samples.test_fraction
+        )
+        paths[name] = {}
+        for split in SPLITS:
+            if len(rows[split]) == 0:
+                raise ConfigError(f"sample {name}: the {split} split is empty; raise samples.n_jets")
+            paths[name][split] = write_root(sample[rows[split]], out_dir / f"{name}_{split}.root")
+    return paths
