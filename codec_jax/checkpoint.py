@@ -94,7 +94,7 @@ class Checkpointer:
         handlers = {"state": ocp.StandardCheckpointHandler()}
         handlers.update({name: ocp.JsonCheckpointHandler() for name in _JSON_ITEMS})
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=max_to_keep, create=not read_only, read_only=read_only
+            max_to_keep=None if read_only else max_to_keep, create=not read_only, read_only=read_only
         )
         with _quiet_partial_restore():  # read-only managers warn about the options they ignore
             self._manager = ocp.CheckpointManager(self.directory, item_handlers=handlers, options=options)

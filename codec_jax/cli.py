@@ -122,7 +122,11 @@ def _add_flatten(subparsers: argparse._SubParsersAction) -> None:
         "--mass-variable", choices=("msd", "truth"), default="msd", help="signal mass to flatten"
     )
     parser.add_argument(
-        "--fit", choices=("crystalball", "double_crystalball", "histogram"), default="crystalball"
+        "--fit",
+        choices=("crystalball", "double_crystalball", "histogram"),
+        default="double_crystalball",
+        help="signal mass-shape model (default: double_crystalball, which also fits the high-mass "
+        "tail of the generator's wide Z'; a one-sided Crystal Ball does not)",
     )
     parser.add_argument("--jets-per-cell", type=int, help="target jets per cell (default: smallest cell)")
     parser.add_argument("--min-jets-per-cell", type=int, default=20)

@@ -9,7 +9,10 @@ Topics:
 * flattening -- :func:`plot_spectra` (mass or pT before/after flattening, signal and QCD),
   :func:`plot_weights` (distribution of the flattening weights), :func:`plot_mass_fit` (the
   Crystal Ball fit over the mass histogram, with pulls);
-* DDT -- :func:`plot_ddt_map` (the N2 percentile map X(rho, pT)).
+* DDT -- :func:`plot_ddt_map` (the N2 percentile map X(rho, pT));
+* robustness (MACK) -- :func:`plot_roc_nominal_alternate` (ROC on the nominal and alternate test
+  sets per model), :func:`plot_fractional_change_curves` (fractional efficiency change versus
+  working point), :func:`plot_pretraining_comparison` (EMD pairs versus augmentations).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ __all__ = [
     "plot_weights",
     "plot_mass_fit",
     "plot_ddt_map",
+    "plot_roc_nominal_alternate",
+    "plot_fractional_change_curves",
+    "plot_pretraining_comparison",
 ]
 
 #: Axis labels of jet-level quantities (units in square brackets).
@@ -243,7 +249,6 @@ def plot_ddt_map(ddt_map, path: str | os.PathLike) -> Path:
 # --------------------------------------------------------------------------- nominal vs alternate (MACK)
 # ROC curves, fractional efficiency changes and the pretraining comparison of the MACK study
 # (codec_jax.studies.report). Inputs are the seed-averaged summaries of that module.
-__all__ += ["plot_roc_nominal_alternate", "plot_fractional_change_curves", "plot_pretraining_comparison"]
 
 _PROCESS_LABELS = {"qcd": "QCD", "zprime": "Z'"}
 

@@ -300,7 +300,9 @@ def test_flatten_2d_cells_agree_and_are_flat(samples):
 
 def test_flatten_in_truth_mass(samples):
     signal, background = samples
-    flat = flatten(0, signal, background, mass_range=(60, 280), mass_variable="truth", mass_bins=11)
+    flat = flatten(
+        0, signal, background, mass_range=(60, 280), mass_variable="truth", mass_bins=11, fit="crystalball"
+    )
     field, truth = mass_values(flat.signal, "truth")
     assert field == "truth_mass"
     sums, _ = np.histogram(truth, flat.mass_edges, weights=flat.signal.weight)

@@ -203,7 +203,7 @@ def flatten(
     mass_bins: int = 26,
     pt_bins: int = 4,
     mass_variable: str = "msd",
-    fit: str = "crystalball",
+    fit: str = "double_crystalball",
     jets_per_cell: int | None = None,
     min_jets_per_cell: int = 20,
 ) -> FlatSets:
