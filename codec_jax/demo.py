@@ -99,6 +99,7 @@ def _plot(samples: dict[str, JetSample], path: Path) -> Path:
             axis.set_xlabel(label)
             axis.set_ylabel("a.u.")
         axes.flat[0].legend(fontsize="small")
+        figure.tight_layout()
         return save_figure(figure, path)
 
 
