@@ -31,6 +31,7 @@ from typing import Any
 from codec_jax.errors import ConfigError
 
 __all__ = [
+    "execute_config_file",
     "ModelConfig",
     "DataConfig",
     "LossConfig",
@@ -171,12 +172,13 @@ class Config:
 
 
 # --------------------------------------------------------------------------- loading
-def load_config(path: str | Path, preset: str | None = None) -> Config:
-    """Execute the Python file ``path`` and return ``get_config(preset)``.
+def execute_config_file(path: str | Path, preset: str | None = None) -> Any:
+    """Execute the Python file ``path`` and return whatever its ``get_config(preset)`` returns.
+
+    Shared by :func:`load_config` (engine configs) and the study loader, which check the type.
 
     Raises:
-        ConfigError: the file is missing, does not define ``get_config``, or does not return a
-            :class:`Config`.
+        ConfigError: the file is missing, fails to execute, or does not define ``get_config``.
     """
     path = Path(path)
     if not path.is_file():
@@ -192,7 +194,17 @@ def load_config(path: str | Path, preset: str | None = None) -> Config:
     get_config = getattr(module, "get_config", None)
     if not callable(get_config):
         raise ConfigError(f"config file {path} must define get_config(preset=None)")
-    config = get_config(preset)
+    return get_config(preset)
+
+
+def load_config(path: str | Path, preset: str | None = None) -> Config:
+    """Execute the Python file ``path`` and return ``get_config(preset)``.
+
+    Raises:
+        ConfigError: the file is missing, does not define ``get_config``, or does not return a
+            :class:`Config`.
+    """
+    config = execute_config_file(path, preset)
     if not isinstance(config, Config):
         raise ConfigError(
             f"get_config in {path} returned {type(config).__name__}, expected codec_jax.config.Config"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib.util
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -39,21 +38,7 @@ def load_study_config(path: str | Path, preset: str | None = None) -> Any:
         ConfigError: the file is missing, fails to execute, lacks ``get_config``, or returns
             something that is not a dataclass instance.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    spec = importlib.util.spec_from_file_location(f"codec_jax_study_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except ConfigError:
-        raise
-    except Exception as error:
-        raise ConfigError(f"config file {path} failed to execute: {type(error).__name__}: {error}") from error
-    get_config = getattr(module, "get_config", None)
-    if not callable(get_config):
-        raise ConfigError(f"config file {path} must define get_config(preset=None)")
-    config = get_config(preset)
+    config = config_lib.execute_config_file(path, preset)
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         raise ConfigError(
             f"get_config in {path} returned {type(config).__name__}, expected a config dataclass"
