@@ -24,7 +24,9 @@ measured 1,000-jet run, plus ~20 min to generate the 32,000 jets once): 8,000 je
 8 pretraining and 5 classifier epochs; 2,000 test jets per class and sample, which gives a binomial
 uncertainty of about +-0.07 on delta eps_QCD / eps_QCD at 50% Z' efficiency per seed.
 Preset ``smoke``: 200 jets per sample, a small Deep Sets encoder, 6 epochs, 1 seed (checks the
-pipeline; its numbers mean nothing). Preset ``full``: 100,000 jets per sample, batch 1024, early
+pipeline; its numbers mean nothing). Preset ``demo`` (part of ``make demo``): 1,500 jets per
+sample, a Deep Sets encoder, EMD-pair and augmentation-only pretraining, frozen and full
+fine-tuning, 2 seeds -- a few minutes on 2 CPU cores. Preset ``full``: 100,000 jets per sample, batch 1024, early
 stopping, 5 seeds -- for a GPU. Preset ``jetnet``: the default study on local JetNet HDF5 files
 (30 particles) -- nominal q (background) vs W (signal), alternate g vs Z -- read from
 ``data/jetnet/{q,w,g,z}.hdf5``; point it elsewhere with ``--set samples.jetnet.qcd_nominal=PATH``
@@ -44,7 +46,7 @@ from codec_jax.errors import ConfigError
 from codec_jax.studies.mack import MackConfig, PairingConfig
 from codec_jax.studies.samples import SamplesConfig
 
-PRESETS = ("smoke", "full", "jetnet")
+PRESETS = ("smoke", "demo", "full", "jetnet")
 JETNET_FILES = {
     "qcd_nominal": "data/jetnet/q.hdf5",
     "zprime_nominal": "data/jetnet/w.hdf5",
@@ -99,6 +101,23 @@ def get_config(preset=None):
             )
             run.optimizer.learning_rate = 3e-3
         config.seeds = (0,)
+    elif preset == "demo":
+        config.name = "mack_demo"
+        config.samples.n_jets = 1500
+        config.samples.workers = 2
+        encoder = ModelConfig(
+            encoder="deepsets",
+            encoder_kwargs={"particle_dims": (64, 64), "jet_dims": (64,), "output_dim": 32},
+            projector_dims=(32, 32),
+            head_dims=(32, 16),
+        )
+        for run, epochs in ((config.pretrain, 12), (config.classifier, 8)):
+            run.model = encoder
+            run.training = TrainingConfig(epochs=epochs, batch_size=64, patience=0, keep_checkpoints=1)
+            run.optimizer.learning_rate = 2e-3
+        config.pretrainings = ("emd_pairs", "aug_only")
+        config.finetune_levels = ("frozen", "full")
+        config.seeds = (0, 1)
     elif preset == "full":
         config.name = "mack_full"
         config.samples.n_jets = 100_000

@@ -5,3 +5,28 @@ import os
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+import dataclasses  # noqa: E402
+import fcntl  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def codec_smoke_cache(tmp_path_factory):
+    """A generation cache holding the CoDec smoke samples (``CodecSamplesConfig.smoke()``).
+
+    The directory sits next to the per-worker temporary roots, so pytest-xdist workers share it;
+    a file lock makes the first worker generate while the others wait, then reuse the files.
+    """
+    from codec_jax.studies.codec_samples import CodecSamplesConfig, raw_samples
+
+    root = tmp_path_factory.getbasetemp().parent
+    cache = root / "codec_smoke_cache"
+    with open(root / "codec_smoke_cache.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            raw_samples(dataclasses.replace(CodecSamplesConfig.smoke(), cache_dir=str(cache)), progress=False)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return cache

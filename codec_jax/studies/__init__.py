@@ -6,7 +6,14 @@ A study config (``configs/<study>.py``, ``get_config(preset=None)``) is a datacl
 * ``"mack"`` -- :func:`codec_jax.studies.mack.run_mack` (config :class:`~codec_jax.studies.mack.MackConfig`):
   contrastive pretraining on nominal/alternate EMD pairs, fine-tuning levels, robustness.
 
-:func:`run_study` dispatches on that field, so new studies (e.g. CoDec) only add an entry.
+* ``"codec_tagging"`` -- :func:`codec_jax.studies.codec_tagging.run_codec_tagging`: taggers on
+  flat / peaky samples, contrastive latent spaces, MoDe, DisCo, N2 and N2_DDT; mass sculpting.
+* ``"codec_regression"`` -- :func:`codec_jax.studies.codec_regression.run_codec_regression`:
+  resonance-mass regression from constituents, trained on the flat vs the peaky sample.
+* ``"codec_calibration"`` -- :func:`codec_jax.studies.codec_calibration.run_codec_calibration`:
+  truth-level correction of the soft-drop mass learned on the flat sample, and its closure.
+
+:func:`run_study` dispatches on that field, so a new study only adds an entry.
 """
 
 from __future__ import annotations
@@ -21,7 +28,12 @@ from codec_jax.studies.config import apply_study_overrides, load_study_config, s
 __all__ = ["STUDIES", "run_study", "load_study_config", "apply_study_overrides", "study_to_json"]
 
 #: Study name -> "module:function" of its runner ``runner(config, out) -> metrics dict``.
-STUDIES: dict[str, str] = {"mack": "codec_jax.studies.mack:run_mack"}
+STUDIES: dict[str, str] = {
+    "mack": "codec_jax.studies.mack:run_mack",
+    "codec_tagging": "codec_jax.studies.codec_tagging:run_codec_tagging",
+    "codec_regression": "codec_jax.studies.codec_regression:run_codec_regression",
+    "codec_calibration": "codec_jax.studies.codec_calibration:run_codec_calibration",
+}
 
 
 def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:

@@ -34,6 +34,7 @@ import numpy as np
 
 from codec_jax import config as config_lib
 from codec_jax.errors import ConfigError
+from codec_jax.studies.cached_runs import finetune_and_score, prepare_study_dir, pretrain_once, run_dir_name
 from codec_jax.studies.config import study_to_json
 from codec_jax.studies.samples import SamplesConfig, split_samples, study_samples
 
@@ -119,18 +120,6 @@ def _check(config: MackConfig) -> None:
         raise ConfigError(f"pretrain.loss.name={config.pretrain.loss.name!r} is not a contrastive loss")
 
 
-def _prepare_out(config: MackConfig, out: Path) -> None:
-    """Write ``out/config.json``; refuse a directory holding a study with another config."""
-    path = out / "config.json"
-    text = study_to_json(config) + "\n"
-    if path.is_file() and path.read_text() != text:
-        raise ConfigError(f"{out} holds a study with a different config ({path}); choose another --out")
-    from codec_jax.data.io import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
-
-
 # --------------------------------------------------------------------------- pairs
 def _pairs(config: MackConfig, split: dict[str, dict[str, Path]], out: Path) -> dict[str, Any]:
     """Search (or reuse ``out/pairs.npz``) positive pairs between the nominal and alternate
@@ -206,65 +195,6 @@ def _classifier_config(config: MackConfig, level: str, seed: int, split) -> conf
     return run
 
 
-def _run_dir_name(model: str) -> str:
-    return model.replace("/", "-").replace(":", "")
-
-
-def _pretrain(run_config: config_lib.Config, run_dir: Path) -> float:
-    """Train unless ``run_dir/finished.json`` exists; returns the seconds spent."""
-    from codec_jax.data.io import atomic_path
-    from codec_jax.train.runs import pretrain
-
-    marker = run_dir / "finished.json"
-    if marker.is_file():
-        return float(json.loads(marker.read_text())["seconds"])
-    if run_dir.exists():  # an interrupted run: start it again
-        _remove_run(run_dir)
-    start = time.perf_counter()
-    result = pretrain(run_config, run_dir)
-    seconds = time.perf_counter() - start
-    with atomic_path(marker) as tmp:
-        tmp.write_text(
-            json.dumps({"seconds": seconds, "best_epoch": result.best_epoch, "epochs": len(result.history)})
-        )
-    return seconds
-
-
-def _remove_run(run_dir: Path) -> None:
-    import shutil
-
-    shutil.rmtree(run_dir)
-
-
-def _classifier_scores(
-    run_config: config_lib.Config,
-    run_dir: Path,
-    pretrained: Path | None,
-    tests: dict[str, Any],
-    scorer: Any,
-) -> dict[str, np.ndarray]:
-    """Train the classifier and score the test sets, unless ``run_dir/scores.npz`` exists."""
-    from codec_jax.data.io import atomic_path
-    from codec_jax.studies.evaluation import read_run_items
-    from codec_jax.train.runs import finetune
-
-    path = run_dir / "scores.npz"
-    if path.is_file():
-        with np.load(path) as stored:
-            return {name: stored[name] for name in stored.files}
-    if run_dir.exists():
-        _remove_run(run_dir)
-    start = time.perf_counter()
-    result = finetune(run_config, run_dir, pretrained=pretrained)
-    seconds = time.perf_counter() - start
-    items = read_run_items(run_dir)
-    scores = {name: scorer.score(result.state.params, items, sample) for name, sample in tests.items()}
-    scores["train_seconds"] = np.asarray(seconds)
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **scores)
-    return scores
-
-
 # --------------------------------------------------------------------------- the study
 def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     """Run the whole study into ``out`` and write its report; returns the metrics dict
@@ -275,8 +205,7 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
 
     _check(config)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _prepare_out(config, out)
+    prepare_study_dir(config, out)
     loaded = study_samples(config.samples, progress=config.pretrain.training.progress)
     split = split_samples(config.samples, loaded, out / "data")
     pairs = _pairs(config, split, out) if any(PRETRAININGS[p][0] for p in config.pretrainings) else {}
@@ -287,6 +216,9 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     }
     scorer = ClassifierScorer()
 
+    def score_tests(params, items):
+        return {name: scorer.score(params, items, sample) for name, sample in tests.items()}
+
     runs: dict[str, dict[str, Any]] = {name: {} for name in model_names(config)}
     timings: dict[str, float] = {}
     for seed in config.seeds:
@@ -295,18 +227,18 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         for pretraining in config.pretrainings:
             pretrain_dir = seed_dir / f"pretrain-{pretraining}"
             run = _pretrain_config(config, pretraining, seed, split, pairs.get("path", ""))
-            timings[f"seed{seed}/pretrain-{pretraining}"] = _pretrain(run, pretrain_dir)
+            timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
             for level in config.finetune_levels:
                 model = f"{pretraining}/{level}"
                 run = _classifier_config(config, level, seed, split)
-                trained[model] = _classifier_scores(
-                    run, seed_dir / _run_dir_name(model), pretrain_dir, tests, scorer
+                trained[model] = finetune_and_score(
+                    run, seed_dir / run_dir_name(model), pretrain_dir, score_tests
                 )
         if config.supervised:
             run = _classifier_config(config, "full", seed, split)
-            trained[SUPERVISED] = _classifier_scores(run, seed_dir / SUPERVISED, None, tests, scorer)
+            trained[SUPERVISED] = finetune_and_score(run, seed_dir / SUPERVISED, None, score_tests)
         for model, scores in trained.items():
-            timings[f"seed{seed}/{_run_dir_name(model)}"] = float(scores["train_seconds"])
+            timings[f"seed{seed}/{run_dir_name(model)}"] = float(scores["train_seconds"])
             runs[model][str(seed)] = robustness_metrics(
                 scores["nominal"],
                 tests["nominal"].label,

@@ -32,6 +32,8 @@ __all__ = [
     "SPLITS",
     "generation_config",
     "cached_sample_path",
+    "cache_path",
+    "cached_generation",
     "study_samples",
     "split_rows",
     "split_samples",
@@ -98,9 +100,34 @@ def generation_config(samples: SamplesConfig, name: str):
 
 def cached_sample_path(samples: SamplesConfig, name: str) -> Path:
     """``cache_dir/<name>_<n_jets>_<hash>.root``; the hash covers every generation setting."""
-    settings = dataclasses.asdict(generation_config(samples, name))
+    return cache_path(generation_config(samples, name), samples.cache_dir, name)
+
+
+def cache_path(generation, cache_dir: str | os.PathLike, name: str) -> Path:
+    """``cache_dir/<name>_<n_jets>_<hash>.root`` for a
+    :class:`~codec_jax.data.generate.GenerationConfig`; the hash covers every setting."""
+    settings = dataclasses.asdict(generation)
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(samples.cache_dir) / f"{name}_{samples.n_jets}_{digest}.root"
+    return Path(cache_dir) / f"{name}_{generation.n_jets}_{digest}.root"
+
+
+def cached_generation(
+    generation, cache_dir: str | os.PathLike, name: str, *, workers: int = 1, progress: bool = True
+) -> JetSample:
+    """Generate ``generation`` (a :class:`~codec_jax.data.generate.GenerationConfig`) into the
+    cache (:func:`cache_path`), or reuse the cached file; returns the sample read back
+    (``[n_jets, max_particles, features]``)."""
+    from codec_jax.data.generate import generate_to_file
+    from codec_jax.data.io import read_root
+
+    path = cache_path(generation, cache_dir, name)
+    if path.is_file():
+        print(f"reusing cached sample {path}")
+    else:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        print(f"generating {generation.n_jets} jets for {name} -> {path}")
+        generate_to_file(generation, path, workers=workers, progress=progress)
+    return read_root(path, max_particles=generation.max_particles)
 
 
 def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str, JetSample]:
@@ -110,22 +137,16 @@ def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str,
         return _jetnet_samples(samples)
     if samples.source != "generate":
         raise ConfigError(f"samples.source={samples.source!r}; expected 'generate' or 'jetnet'")
-    from codec_jax.data.generate import generate_to_file
-    from codec_jax.data.io import read_root
-
-    Path(samples.cache_dir).mkdir(parents=True, exist_ok=True)
-    loaded = {}
-    for name, _, _ in SAMPLE_NAMES:
-        path = cached_sample_path(samples, name)
-        if path.is_file():
-            print(f"reusing cached sample {path}")
-        else:
-            print(f"generating {samples.n_jets} jets for {name} -> {path}")
-            generate_to_file(
-                generation_config(samples, name), path, workers=samples.workers, progress=progress
-            )
-        loaded[name] = read_root(path, max_particles=samples.max_particles)
-    return loaded
+    return {
+        name: cached_generation(
+            generation_config(samples, name),
+            samples.cache_dir,
+            name,
+            workers=samples.workers,
+            progress=progress,
+        )
+        for name, _, _ in SAMPLE_NAMES
+    }
 
 
 def _jetnet_samples(samples: SamplesConfig) -> dict[str, JetSample]:
