@@ -52,6 +52,29 @@ def _quiet_partial_restore():
         logger.setLevel(level)
 
 
+#: What Orbax raises for a checkpoint that is incomplete, corrupt or of another layout.
+_ORBAX_ERRORS = (ValueError, KeyError, TypeError, OSError)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+@contextlib.contextmanager
+def _unreadable(directory: Path, epoch: int):
+    """Turn Orbax's errors on a damaged checkpoint (a missing item, invalid JSON, a missing file)
+    into a :class:`CheckpointError` naming the checkpoint."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except _ORBAX_ERRORS as error:
+        raise CheckpointError(
+            f"checkpoint {directory}/{epoch} is incomplete or not a codec_jax checkpoint: "
+            f"{type(error).__name__}: {_one_line(error)}"
+        ) from error
+
+
 @dataclasses.dataclass(frozen=True)
 class Restored:
     """What :meth:`Checkpointer.restore` returns: the state and the three JSON items."""
@@ -93,10 +116,10 @@ class Checkpointer:
             raise CheckpointError(f"checkpoint directory {self.directory} does not exist")
         handlers = {"state": ocp.StandardCheckpointHandler()}
         handlers.update({name: ocp.JsonCheckpointHandler() for name in _JSON_ITEMS})
-        options = ocp.CheckpointManagerOptions(
-            max_to_keep=None if read_only else max_to_keep, create=not read_only, read_only=read_only
-        )
-        with _quiet_partial_restore():  # read-only managers warn about the options they ignore
+        with _quiet_partial_restore():  # read-only options and managers warn about what they ignore
+            options = ocp.CheckpointManagerOptions(
+                max_to_keep=None if read_only else max_to_keep, create=not read_only, read_only=read_only
+            )
             self._manager = ocp.CheckpointManager(self.directory, item_handlers=handlers, options=options)
 
     def save(self, epoch: int, state: Any, *, config: dict, normalisation: dict, progress: dict) -> None:
@@ -143,9 +166,10 @@ class Checkpointer:
                     **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
                 ),
             )
-        except (ValueError, KeyError, TypeError) as error:
+        except _ORBAX_ERRORS as error:
             raise CheckpointError(
-                f"checkpoint {self.directory}/{epoch} does not match the model being restored: {error}"
+                f"checkpoint {self.directory}/{epoch} does not match the model being restored: "
+                f"{_one_line(error)}"
             ) from error
         return Restored(
             epoch=epoch,
@@ -158,11 +182,11 @@ class Checkpointer:
     def read_json(self, epoch: int | None = None) -> dict[str, dict]:
         """The JSON items (config, normalisation, progress) of ``epoch`` (default: latest)."""
         epoch = self._existing_epoch(epoch)
-        with _quiet_partial_restore():
+        with _quiet_partial_restore(), _unreadable(self.directory, epoch):
             restored = self._manager.restore(
                 epoch, args=ocp.args.Composite(**{name: ocp.args.JsonRestore() for name in _JSON_ITEMS})
             )
-        return {name: dict(restored[name]) for name in _JSON_ITEMS}
+            return {name: dict(restored[name]) for name in _JSON_ITEMS}
 
     def wait(self) -> None:
         """Block until pending asynchronous saves are written (raises their errors)."""
@@ -243,26 +267,28 @@ def restore_encoder(
                 raise CheckpointError(
                     f"{directory} has no checkpoint of epoch {epoch} (it has {list(manager.all_steps())})"
                 )
-            metadata = manager.item_metadata(epoch)["state"]
+            with _unreadable(directory, epoch):
+                metadata = manager.item_metadata(epoch)["state"]
             tree = getattr(metadata, "tree", metadata)
             stored = (tree or {}).get("params", {}).get(subtree) if isinstance(tree, dict) else None
             if stored is None:
                 raise CheckpointError(f"checkpoint {directory}/{epoch} has no params/{subtree} subtree")
             _check_subtree(directory, stored, params[subtree], subtree)
             target = jax.tree.map(lambda leaf: _abstract(leaf), params[subtree])
-            restored = manager.restore(
-                epoch,
-                args=ocp.args.Composite(
-                    state=ocp.args.PyTreeRestore(
-                        item={"params": {subtree: target}},
-                        restore_args=ocp.checkpoint_utils.construct_restore_args(
-                            {"params": {subtree: target}}
+            with _unreadable(directory, epoch):
+                restored = manager.restore(
+                    epoch,
+                    args=ocp.args.Composite(
+                        state=ocp.args.PyTreeRestore(
+                            item={"params": {subtree: target}},
+                            restore_args=ocp.checkpoint_utils.construct_restore_args(
+                                {"params": {subtree: target}}
+                            ),
+                            partial_restore=True,
                         ),
-                        partial_restore=True,
+                        **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
                     ),
-                    **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
-                ),
-            )
+                )
         finally:
             manager.close()
     json_items = {name: dict(restored[name]) for name in _JSON_ITEMS}

@@ -2,8 +2,10 @@
 
 Each subcommand has a ``_add_<name>(subparsers)`` function that declares its arguments and a
 ``_run_<name>(args)`` handler that imports the library lazily (so ``codec-jax --help`` is fast) and
-calls it. User errors (:class:`codec_jax.errors.CodecJaxError`, missing files) are printed as one
-line and exit with status 2; ``--debug`` shows the traceback instead.
+calls it. User errors (:class:`codec_jax.errors.CodecJaxError`, and ``OSError`` as a last line of
+defence: a path that cannot be read or written) are printed as one line and exit with status 2;
+``--debug`` (before or after the subcommand) shows the traceback instead. The reference of every
+subcommand is docs/cli.md (a test keeps it in step with this parser).
 """
 
 from __future__ import annotations
@@ -15,6 +17,29 @@ from collections.abc import Sequence
 from codec_jax.errors import CodecJaxError
 
 __all__ = ["main", "build_parser"]
+
+
+# --------------------------------------------------------------------------- shared options
+def _add_config_options(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--preset`` and the repeatable ``--set KEY=VALUE`` (stored as ``args.overrides``)."""
+    parser.add_argument("--preset", default=None, help="preset passed to get_config (e.g. smoke)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config field, e.g. {example} (repeatable; see docs/config.md)",
+    )
+
+
+def _add_range(parser: argparse.ArgumentParser, flag: str, default: tuple | None, help: str) -> None:
+    """A ``--flag LO HI`` pair of floats (``None`` when not given and no default)."""
+    parser.add_argument(flag, nargs=2, type=float, default=default, metavar=("LO", "HI"), help=help)
+
+
+def _range(value: Sequence[float] | None) -> tuple[float, float] | None:
+    return tuple(value) if value else None
 
 
 # --------------------------------------------------------------------------- generate
@@ -83,19 +108,28 @@ def _run_generate(args: argparse.Namespace) -> None:
 def _add_demo(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="generate a small sample and write a summary report (the `make demo` job)",
+        help="compact MACK and CoDec studies on freshly generated jets, one report (`make demo`)",
+        description="Run the MACK robustness study (configs/mack.py) and the CoDec decorrelation study "
+        "(configs/codec_tagging.py) at their 'demo' size into OUT/mack and OUT/codec_tagging, and "
+        "write OUT/report.md. Generated samples are cached and finished trainings reused, so a "
+        "second run is fast.",
     )
     parser.add_argument("--out", default="runs/demo", help="output directory (default: runs/demo)")
-    parser.add_argument("--jets", type=int, default=400, help="jets per demo sample (default: 400)")
-    parser.add_argument("--seed", type=int, default=1, help="generation seed (default: 1)")
-    parser.add_argument("--workers", type=int, default=1, help="generation processes (default: 1)")
+    parser.add_argument(
+        "--preset",
+        default="demo",
+        choices=("demo", "smoke"),
+        help="study preset: demo, or smoke for a quick pipeline check (default: demo)",
+    )
+    parser.add_argument("--cache", default=None, metavar="DIR", help="sample cache (default: OUT/cache)")
+    parser.add_argument("--workers", type=int, default=2, help="generation processes (default: 2)")
     parser.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> None:
     from codec_jax.demo import run_demo
 
-    run_demo(args.out, n_jets=args.jets, seed=args.seed, workers=args.workers)
+    run_demo(args.out, preset=args.preset, cache_dir=args.cache, workers=args.workers)
 
 
 # --------------------------------------------------------------------------- flatten
@@ -110,12 +144,8 @@ def _add_flatten(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--signal", required=True, help="signal ROOT file (wide-width Z')")
     parser.add_argument("--background", required=True, help="background ROOT file (QCD)")
     parser.add_argument("--mode", choices=("1d", "2d"), default="1d", help="flatten in mass or (mass, pT)")
-    parser.add_argument(
-        "--mass-range", nargs=2, type=float, default=(40.0, 300.0), metavar=("LO", "HI"), help="[GeV]"
-    )
-    parser.add_argument(
-        "--pt-range", nargs=2, type=float, metavar=("LO", "HI"), help="[GeV]; required for 2d"
-    )
+    _add_range(parser, "--mass-range", (40.0, 300.0), "flattening mass window [GeV] (default: 40 300)")
+    _add_range(parser, "--pt-range", None, "flattening pT window [GeV]; required for 2d")
     parser.add_argument("--mass-bins", type=int, default=26, help="flattening cells along mass")
     parser.add_argument("--pt-bins", type=int, default=4, help="flattening cells along pT (2d)")
     parser.add_argument(
@@ -129,8 +159,10 @@ def _add_flatten(subparsers: argparse._SubParsersAction) -> None:
         "tail of the generator's wide Z'; a one-sided Crystal Ball does not)",
     )
     parser.add_argument("--jets-per-cell", type=int, help="target jets per cell (default: smallest cell)")
-    parser.add_argument("--min-jets-per-cell", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--min-jets-per-cell", type=int, default=20, help="fail when a cell holds fewer jets (default: 20)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="resampling seed (default: 0)")
     parser.add_argument("--out", required=True, help="output directory")
     parser.set_defaults(handler=_run_flatten)
 
@@ -145,9 +177,9 @@ def _run_flatten(args: argparse.Namespace) -> None:
         args.seed,
         signal,
         background,
-        mass_range=tuple(args.mass_range),
+        mass_range=_range(args.mass_range),
         mode=args.mode,
-        pt_range=tuple(args.pt_range) if args.pt_range else None,
+        pt_range=_range(args.pt_range),
         mass_bins=args.mass_bins,
         pt_bins=args.pt_bins,
         mass_variable=args.mass_variable,
@@ -172,10 +204,10 @@ def _add_ddt(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--background", required=True, help="QCD ROOT file")
     parser.add_argument("--quantile", type=float, default=0.26, help="QCD percentile (default 0.26)")
-    parser.add_argument("--rho-range", nargs=2, type=float, default=(-7.0, -1.0), metavar=("LO", "HI"))
-    parser.add_argument("--rho-bins", type=int, default=24)
-    parser.add_argument("--pt-range", nargs=2, type=float, metavar=("LO", "HI"), help="[GeV] (default: data)")
-    parser.add_argument("--pt-bins", type=int, default=6)
+    _add_range(parser, "--rho-range", (-7.0, -1.0), "rho window (default: -7 -1)")
+    parser.add_argument("--rho-bins", type=int, default=24, help="bins along rho (default: 24)")
+    _add_range(parser, "--pt-range", None, "pT window [GeV] (default: the data's range)")
+    parser.add_argument("--pt-bins", type=int, default=6, help="bins along pT (default: 6)")
     parser.add_argument("--smoothing", type=float, default=1.0, help="smoothing width in bins (0: none)")
     parser.add_argument("--plot", help="also write a PNG of the map here")
     parser.add_argument("--out", required=True, help="output map file (JSON)")
@@ -189,9 +221,9 @@ def _run_ddt(args: argparse.Namespace) -> None:
     ddt_map = build_ddt_map(
         read_root(args.background),
         quantile=args.quantile,
-        rho_range=tuple(args.rho_range),
+        rho_range=_range(args.rho_range),
         rho_bins=args.rho_bins,
-        pt_range=tuple(args.pt_range) if args.pt_range else None,
+        pt_range=_range(args.pt_range),
         pt_bins=args.pt_bins,
         smoothing=args.smoothing,
     )
@@ -206,15 +238,7 @@ def _run_ddt(args: argparse.Namespace) -> None:
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by pretrain and finetune."""
     parser.add_argument("--config", required=True, help="config file (configs/*.py defining get_config)")
-    parser.add_argument("--preset", default=None, help="preset passed to get_config (e.g. smoke)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config field, e.g. --set training.epochs=3 (repeatable)",
-    )
+    _add_config_options(parser, "--set training.epochs=3")
     parser.add_argument(
         "--out", required=True, help="run directory (config.json, metrics.jsonl, checkpoints/)"
     )
@@ -297,14 +321,25 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--nominal", required=True, help="nominal sample (ROOT, or JetNet .h5/.hdf5)")
     parser.add_argument("--alternate", required=True, help="alternate sample (ROOT, or JetNet .h5/.hdf5)")
-    parser.add_argument("--strategy", choices=("random", "nearest", "prefiltered"), default="random")
+    parser.add_argument(
+        "--strategy",
+        choices=("random", "nearest", "prefiltered"),
+        default="random",
+        help="candidate search: random (MACK), nearest (similar total pT) or prefiltered (same pT/width "
+        "bin, lower bound >= C skipped) (default: random)",
+    )
     parser.add_argument("--candidates", type=int, default=11, help="candidates per nominal jet (default 11)")
     cut = parser.add_mutually_exclusive_group(required=True)
     cut.add_argument("--cutoff", type=float, help="EMD cutoff C [GeV]")
     cut.add_argument("--cutoff-quantile", type=float, help="C as this quantile of the candidate EMDs")
     parser.add_argument("--certified", action="store_true", help="exact decisions: bounds + exact solver")
     parser.add_argument("--include-signal", action="store_true", help="also pair signal jets (label 1)")
-    parser.add_argument("--backend", choices=("auto", "exact", "sinkhorn"), default="auto")
+    parser.add_argument(
+        "--backend",
+        choices=("auto", "exact", "sinkhorn"),
+        default="auto",
+        help="EMD solver; auto: exact on CPU, Sinkhorn on GPU/TPU (default: auto)",
+    )
     parser.add_argument("--max-particles", type=int, default=None, help="keep the leading P particles")
     parser.add_argument("--radius", type=float, default=1.0, help="EMD R (default 1.0, as MACK)")
     parser.add_argument("--beta", type=float, default=1.0, help="EMD angular exponent (default 1)")
@@ -356,22 +391,15 @@ def _run_pair(args: argparse.Namespace) -> None:
 def _add_run(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="run a whole study (e.g. configs/mack.py) and write its report",
+        help="run a whole study (configs/mack.py, configs/codec_*.py) and write its report",
         description="Run the study described by CONFIG (a configs/*.py file whose get_config returns a "
-        "study config; its 'study' field picks the study, e.g. mack): generate or reuse the samples, "
+        "study config; its 'study' field picks the study: mack, codec_tagging, codec_regression or "
+        "codec_calibration): generate or reuse the samples, "
         "train every model over the seeds, and write DIR/metrics.json, DIR/report.md, DIR/config.json "
         "and the PNG plots. Rerunning with the same config and --out reuses finished runs.",
     )
     parser.add_argument("config", help="study config file, e.g. configs/mack.py")
-    parser.add_argument("--preset", default=None, help="preset passed to get_config (smoke, full, ...)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a field, e.g. --set seeds=0,1 --set pretrain.training.epochs=3 (repeatable)",
-    )
+    _add_config_options(parser, "--set seeds=0,1 --set pretrain.training.epochs=3")
     parser.add_argument("--out", required=True, help="study directory")
     parser.set_defaults(handler=_run_run)
 
@@ -402,25 +430,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="codec-jax",
         description="codec_jax: contrastive, mass-decorrelated and robust jet taggers in JAX.",
+        epilog="Errors a user can fix exit with status 2 and one line; --debug shows the traceback.",
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    debug_help = "show the full traceback on errors"
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in _SUBCOMMANDS:
         add(subparsers)
+    for subparser in subparsers.choices.values():  # --debug is accepted after the command too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     return parser
 
 
+def _error_line(error: BaseException) -> str:
+    """The one-line message printed for a user error."""
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(error, OSError):
+        from codec_jax.data.io import describe_os_error
+
+        return describe_os_error(error)
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (0, or 2 for a user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         args.handler(args)
-    except (CodecJaxError, FileNotFoundError, FileExistsError, PermissionError, KeyboardInterrupt) as error:
+    except (CodecJaxError, OSError, KeyboardInterrupt) as error:
         if args.debug:
             raise
-        message = "interrupted" if isinstance(error, KeyboardInterrupt) else str(error)
-        print(f"codec-jax {args.command}: error: {message}", file=sys.stderr)
+        print(f"codec-jax {args.command}: error: {_error_line(error)}", file=sys.stderr)
         return 2
     return 0
 

@@ -11,10 +11,12 @@ Overrides use dotted paths and are type-checked against the dataclass annotation
     config = apply_overrides(config, ["training.epochs=3", "optimizer.name=lars",
                                       "model.encoder_kwargs.hidden=32", "data.train=a.root,b.root"])
 
-Values are parsed by the field's type: ``int``/``float``/``str``; ``bool`` from
-``true/false/1/0/yes/no``; tuples from comma-separated lists (or JSON lists); dicts from JSON
-objects, or one entry at a time via ``section.field.key=value`` (value parsed as JSON, else kept as
-a string). Unknown sections, fields or malformed values raise :class:`ConfigError` naming the key.
+Values are parsed by the field's type (:func:`parse_value`): ``int``/``float``/``str``; ``bool``
+from ``true/false/1/0/yes/no/on/off``; tuples from comma-separated lists (or JSON lists); dicts
+from JSON objects, or one entry at a time via ``section.field.key=value`` (:func:`set_entry`: the
+value is parsed as JSON, else kept as a string); ``X | None`` from ``none``/``null`` or an ``X``.
+Unknown sections, fields or malformed values raise :class:`ConfigError` naming the key. The study
+configs (:mod:`codec_jax.studies.config`) parse their overrides with the same functions.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import importlib.util
 import json
 import types
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ __all__ = [
     "Config",
     "load_config",
     "apply_overrides",
+    "split_override",
+    "parse_value",
+    "set_entry",
     "from_dict",
     "to_dict",
     "to_json",
@@ -182,8 +187,11 @@ def execute_config_file(path: str | Path, preset: str | None = None) -> Any:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file {path} {what}")
     spec = importlib.util.spec_from_file_location(f"codec_jax_config_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"config file {path} is not a Python file (expected configs/NAME.py)")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -194,7 +202,14 @@ def execute_config_file(path: str | Path, preset: str | None = None) -> Any:
     get_config = getattr(module, "get_config", None)
     if not callable(get_config):
         raise ConfigError(f"config file {path} must define get_config(preset=None)")
-    return get_config(preset)
+    try:
+        return get_config(preset)
+    except ConfigError:
+        raise
+    except Exception as error:
+        raise ConfigError(
+            f"config file {path}: get_config(preset={preset!r}) failed: {type(error).__name__}: {error}"
+        ) from error
 
 
 def load_config(path: str | Path, preset: str | None = None) -> Config:
@@ -213,13 +228,13 @@ def load_config(path: str | Path, preset: str | None = None) -> Config:
 
 
 # --------------------------------------------------------------------------- (de)serialisation
-def to_dict(config: Config) -> dict[str, Any]:
-    """A JSON-ready nested dict (tuples become lists)."""
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready nested dict of a config dataclass, engine or study (tuples become lists)."""
     return dataclasses.asdict(config)
 
 
-def to_json(config: Config) -> str:
-    """The resolved config as indented JSON (what runs write as ``config.json``)."""
+def to_json(config: Any) -> str:
+    """The resolved config as indented JSON (what runs and studies write as ``config.json``)."""
     return json.dumps(to_dict(config), indent=2, sort_keys=True)
 
 
@@ -249,10 +264,7 @@ def apply_overrides(config: Config, overrides: Iterable[str]) -> Config:
     """Apply ``section.field=value`` overrides to a deep copy of ``config`` and return it."""
     config = _copy(config)
     for override in overrides:
-        key, sep, text = override.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {override!r} must look like section.field=value")
+        key, text = split_override(override)
         parts = key.split(".")
         if parts == ["name"]:
             config.name = text
@@ -265,19 +277,36 @@ def apply_overrides(config: Config, overrides: Iterable[str]) -> Config:
         if field not in hints:
             raise ConfigError(_unknown(f"{parts[0]}.{field}", hints))
         if len(parts) == 2:
-            setattr(section, field, _parse(key, text, hints[field]))
+            setattr(section, field, parse_value(key, text, hints[field]))
         elif typing.get_origin(hints[field]) is dict:
-            target = getattr(section, field)
-            for name in parts[2:-1]:
-                target = target.setdefault(name, {})
-                if not isinstance(target, dict):
-                    raise ConfigError(f"override key {key!r}: {name!r} is not a mapping")
-            target[parts[-1]] = _json_or_string(text)
+            set_entry(getattr(section, field), key, parts[2:], text)
         else:
             raise ConfigError(
                 f"override key {key!r}: {parts[0]}.{field} is not a mapping, use {parts[0]}.{field}=value"
             )
     return config
+
+
+def split_override(override: str) -> tuple[str, str]:
+    """``"path.to.field=value"`` -> ``("path.to.field", "value")``; raises :class:`ConfigError`
+    when there is no ``=`` or no key."""
+    key, sep, text = override.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"override {override!r} must look like section.field=value")
+    return key, text
+
+
+def set_entry(mapping: dict, key: str, names: Sequence[str], text: str) -> None:
+    """Set ``mapping[names[0]][names[1]]...[names[-1]]`` to ``text`` parsed as JSON (a number,
+    bool, null, list or object), or kept as a string when it is not JSON; intermediate mappings
+    are created. ``key`` names the override in errors."""
+    for name in names[:-1]:
+        mapping = mapping.setdefault(name, {})
+        if not isinstance(mapping, dict):
+            raise ConfigError(f"override key {key!r}: {name!r} is not a mapping")
+    text = text.strip()
+    mapping[names[-1]] = _json(key, text) if text.startswith(("[", "{")) else _json_or_string(text)
 
 
 def _copy(config: Config) -> Config:
@@ -302,10 +331,44 @@ def _json_or_string(text: str) -> Any:
         return text
 
 
-def _parse(key: str, text: str, annotation: Any) -> Any:
-    """Parse an override string into ``annotation``'s type."""
+def _json(key: str, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError(f"config key {key!r}: {text!r} is not valid JSON") from None
+
+
+def _optional(annotation: Any) -> Any:
+    """``X`` for ``X | None`` (None for any other annotation)."""
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType):
+        return None
+    args = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+    return args[0] if len(args) == 1 and len(typing.get_args(annotation)) == 2 else None
+
+
+def _tuple_items(key: str, annotation: Any, length: int) -> tuple[Any, ...]:
+    """The item types of a ``tuple[T, ...]`` or ``tuple[T1, T2]`` annotation for ``length`` items."""
+    args = typing.get_args(annotation)
+    if len(args) == 2 and args[1] is Ellipsis:
+        return (args[0],) * length
+    if length != len(args):
+        raise ConfigError(f"config key {key!r} expects {len(args)} values, got {length}")
+    return args
+
+
+def parse_value(key: str, text: str, annotation: Any) -> Any:
+    """Parse the override string ``text`` into ``annotation``'s type (``key`` names it in errors).
+
+    Supported: ``bool``, ``int``, ``float``, ``str``, ``tuple[T, ...]`` and fixed-length tuples
+    (comma-separated or a JSON list), ``dict`` (a JSON object), ``X | None`` (``none``/``null``)
+    and ``Any`` (JSON, else the string).
+    """
     text = text.strip()
-    origin = typing.get_origin(annotation)
+    inner = _optional(annotation)
+    if inner is not None:
+        return None if text.lower() in ("none", "null") else parse_value(key, text, inner)
+    if annotation is Any:
+        return _json(key, text) if text.startswith(("[", "{")) else _json_or_string(text)
     if annotation is bool:
         lowered = text.lower()
         if lowered in ("true", "1", "yes", "on"):
@@ -313,32 +376,37 @@ def _parse(key: str, text: str, annotation: Any) -> Any:
         if lowered in ("false", "0", "no", "off"):
             return False
         raise ConfigError(f"config key {key!r} expects a bool (true/false), got {text!r}")
+    origin = typing.get_origin(annotation)
     if origin is tuple:
         if text.startswith("["):
-            value = _json_or_string(text)
-        else:
-            value = [item.strip() for item in text.split(",") if item.strip()]
-        return _coerce(key, value, annotation)
+            return _coerce(key, _json(key, text), annotation)
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        item_types = _tuple_items(key, annotation, len(items))
+        return tuple(
+            parse_value(f"{key}[{i}]", item, t) for i, (item, t) in enumerate(zip(items, item_types))
+        )
     if origin is dict:
-        value = _json_or_string(text)
-        return _coerce(key, value, annotation)
+        return _coerce(key, _json_or_string(text), annotation)
     return _coerce(key, text if annotation is str else _json_or_string(text), annotation)
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Check/convert a (JSON-decoded or parsed) value to ``annotation``'s type."""
+    inner = _optional(annotation)
+    if inner is not None:
+        return None if value is None else _coerce(key, value, inner)
+    if annotation is Any:
+        return value
     origin = typing.get_origin(annotation)
     if origin is tuple:
-        (item_type, _ellipsis) = typing.get_args(annotation)
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
-            raise ConfigError(f"config key {key!r} expects a list of {item_type.__name__}, got {value!r}")
-        return tuple(_coerce(f"{key}[{i}]", item, item_type) for i, item in enumerate(value))
+            raise ConfigError(f"config key {key!r} expects a list, got {value!r}")
+        item_types = _tuple_items(key, annotation, len(value))
+        return tuple(_coerce(f"{key}[{i}]", item, t) for i, (item, t) in enumerate(zip(value, item_types)))
     if origin is dict:
         if not isinstance(value, Mapping):
             raise ConfigError(f"config key {key!r} expects a mapping (JSON object), got {value!r}")
         return json.loads(json.dumps(dict(value)))
-    if origin in (typing.Union, types.UnionType):
-        raise ConfigError(f"config key {key!r} has an unsupported type {annotation}")
     if annotation is bool:
         if isinstance(value, bool):
             return value

@@ -1,121 +1,195 @@
-"""The ``make demo`` job (interim): generate a small nominal/alternate sample and summarise it.
+"""The ``make demo`` job: compact versions of both studies on freshly generated jets, one report.
 
-Generates narrow Z' (signal) and QCD jets in the nominal and an alternate shower variant with
-Pythia 8 + FastJet, caches the ROOT files under ``OUT/samples/`` (a second run reuses them), and
-writes ``OUT/summary.json`` (per-sample means/medians) and ``OUT/summary.png`` (jet mass,
-soft-drop mass, N2 and multiplicity per sample). The full demo (compact MACK and CoDec studies)
-replaces this once the study pipelines exist.
+``codec-jax demo --out runs/demo`` runs, one after the other,
+
+1. the **MACK** robustness study (``configs/mack.py``, preset ``demo``): Z' vs QCD with the nominal
+   and the ``fsr_high`` shower, contrastive pretraining on nominal/alternate EMD pairs, a frozen and
+   a fully fine-tuned classifier and a supervised baseline, evaluated on both showers;
+2. the **CoDec** decorrelation study (``configs/codec_tagging.py``, preset ``demo``): taggers
+   trained on a peaky and on a flat-mass sample, a contrastive latent space, MoDe, and the N2 /
+   N2_DDT baselines, with their mass sculpting;
+
+each into its own directory (``OUT/mack``, ``OUT/codec_tagging``), and writes ``OUT/report.md``
+with both studies' tables and key plots, what was run and how long it took, and the commands
+for the full-size studies. Generated samples are cached in ``OUT/cache`` (or ``--cache DIR``), so
+a second run only retrains; finished trainings are reused too (delete ``OUT`` to start afresh).
+``--preset smoke`` runs the studies' smoke presets instead (a pipeline check, used by the tests).
+
+The study configs are read from the repository's ``configs/`` directory (``make demo`` runs from
+the repository root with an editable install).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-from dataclasses import dataclass
+import platform
+import re
+import time
 from pathlib import Path
+from typing import Any
 
-import numpy as np
+from codec_jax.errors import ConfigError
 
-from codec_jax.jets import JetSample
-
-__all__ = ["DemoSample", "DEMO_SAMPLES", "demo_samples", "run_demo"]
+__all__ = ["DEMO_STUDIES", "DemoStudy", "configs_directory", "run_demo"]
 
 
-@dataclass(frozen=True)
-class DemoSample:
-    """One generated sample of the demo: a name, the process and the shower variant."""
+@dataclasses.dataclass(frozen=True)
+class DemoStudy:
+    """One study of the demo: its name (the output subdirectory), config file and title."""
 
     name: str
-    process: str
-    variant: str
+    config_file: str
+    title: str
+    key_plots: tuple[str, ...]
 
 
-DEMO_SAMPLES: tuple[DemoSample, ...] = (
-    DemoSample("zprime_nominal", "zprime", "nominal"),
-    DemoSample("zprime_alternate", "zprime", "fsr_high"),
-    DemoSample("qcd_nominal", "qcd", "nominal"),
-    DemoSample("qcd_alternate", "qcd", "fsr_high"),
+DEMO_STUDIES: tuple[DemoStudy, ...] = (
+    DemoStudy(
+        "mack",
+        "mack.py",
+        "MACK: robustness to the parton shower",
+        ("fractional_change_qcd.png", "roc_nominal_alternate.png"),
+    ),
+    DemoStudy(
+        "codec_tagging",
+        "codec_tagging.py",
+        "CoDec: taggers that do not sculpt the QCD mass spectrum",
+        ("rejection_vs_inverse_jsd.png", "qcd_mass_after_cuts.png"),
+    ),
 )
 
 
-def demo_samples(
-    out_dir: str | os.PathLike, *, n_jets: int, seed: int = 1, workers: int = 1
-) -> dict[str, JetSample]:
-    """Generate (or reuse from ``out_dir/samples``) the demo samples; returns name -> sample."""
-    from codec_jax.data.generate import GenerationConfig, generate_to_file
-    from codec_jax.data.io import read_root
+def configs_directory() -> Path:
+    """The repository's ``configs/`` directory (next to the ``codec_jax`` package).
 
-    sample_dir = Path(out_dir) / "samples"
-    sample_dir.mkdir(parents=True, exist_ok=True)
-    samples = {}
-    for index, spec in enumerate(DEMO_SAMPLES):
-        path = sample_dir / f"{spec.name}_{n_jets}_seed{seed}.root"
-        if path.is_file():
-            print(f"reusing cached {path}")
-        else:
-            print(f"generating {n_jets} {spec.process} jets ({spec.variant}) -> {path}")
-            config = GenerationConfig(
-                process=spec.process, n_jets=n_jets, seed=seed + 1000 * index, variant=spec.variant
-            )
-            generate_to_file(config, path, workers=workers)
-        samples[spec.name] = read_root(path)
-    return samples
-
-
-def _summary_table(samples: dict[str, JetSample]) -> str:
-    header = f"{'sample':<18} {'jets':>6} {'<n_part>':>9} {'med m_SD':>9} {'med N2':>7} {'med tau21':>9}"
-    lines = [header, "-" * len(header)]
-    for name, sample in samples.items():
-        s = sample.summary()
-        lines.append(
-            f"{name:<18} {len(sample):>6d} {s['mean_n_particles']:>9.1f} {s['median_msd']:>9.1f} "
-            f"{s['median_n2']:>7.3f} {float(np.median(sample.tau21)):>9.3f}"
+    Raises:
+        ConfigError: it does not exist (the package was installed without the repository).
+    """
+    directory = Path(__file__).resolve().parent.parent / "configs"
+    if not directory.is_dir():
+        raise ConfigError(
+            f"the demo reads its study configs from {directory}, which does not exist; run it from a "
+            "checkout of the codec_jax repository (pip install -e .)"
         )
-    return "\n".join(lines)
+    return directory
 
 
-def _plot(samples: dict[str, JetSample], path: Path) -> Path:
-    import matplotlib
+def _study_config(study: DemoStudy, preset: str, cache_dir: Path, workers: int) -> Any:
+    from codec_jax.studies import load_study_config
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    config = load_study_config(configs_directory() / study.config_file, preset=preset)
+    config.samples.cache_dir = str(cache_dir)
+    config.samples.workers = workers
+    return config
 
-    from codec_jax.plots import hep_style, save_figure
 
-    panels = (
-        ("msd", "soft-drop mass [GeV]", np.linspace(0, 250, 26)),
-        ("mass", "jet mass [GeV]", np.linspace(0, 300, 31)),
-        ("n2", "$N_2$", np.linspace(0, 0.6, 31)),
-        ("n_particles", "constituents", np.linspace(0, 120, 25)),
-    )
-    with hep_style():
-        figure, axes = plt.subplots(2, 2, figsize=(10, 8))
-        for axis, (field, label, bins) in zip(axes.flat, panels):
-            for name, sample in samples.items():
-                style = "-" if name.endswith("nominal") else "--"
-                axis.hist(
-                    getattr(sample, field), bins=bins, density=True, histtype="step", ls=style, label=name
-                )
-            axis.set_xlabel(label)
-            axis.set_ylabel("a.u.")
-        axes.flat[0].legend(fontsize="small")
-        figure.tight_layout()
-        return save_figure(figure, path)
+def _embedded_report(study: DemoStudy, out: Path) -> list[str]:
+    """The study's own report.md with headings demoted one level and links made relative to
+    the demo directory."""
+    path = out / study.name / "report.md"
+    text = path.read_text() if path.is_file() else f"(no report was written to {path})"
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("# "):
+            continue  # the demo gives its own section title
+        if line.startswith("#"):
+            line = "#" + line
+        line = re.sub(r"\]\((?!https?:|/)([^)]+)\)", lambda m: f"]({study.name}/{m.group(1)})", line)
+        lines.append(line)
+    for plot in study.key_plots:
+        if (out / study.name / plot).is_file():
+            lines += ["", f"![{plot}]({study.name}/{plot})"]
+    return lines
+
+
+def _describe(config: Any) -> str:
+    samples = config.samples
+    if hasattr(samples, "n_wide"):
+        jets = f"{samples.n_wide} wide Z', {samples.n_qcd} QCD, {samples.n_peaky} narrow Z' per mass"
+        encoder = config.model.encoder if hasattr(config, "model") else "?"
+    else:
+        jets = f"{samples.n_jets} jets per sample (Z'/QCD x nominal/{samples.alternate_variant})"
+        encoder = config.pretrain.model.encoder
+    return f"{jets}; encoder `{encoder}`; seeds {', '.join(map(str, config.seeds))}"
+
+
+def _write_report(out: Path, preset: str, rows: list[tuple[DemoStudy, Any, float]], total: float) -> Path:
+    import jax
+
+    from codec_jax.data.io import atomic_path
+
+    lines = [
+        "# codec_jax demo report",
+        "",
+        f"Made by `codec-jax demo --out {out}` (preset `{preset}`) on {platform.node() or 'this machine'}: "
+        f"{os.cpu_count()} CPU cores, JAX backend `{jax.default_backend()}` with {jax.device_count()} "
+        f"device(s); {total / 60:.1f} min in all (generation included unless the samples were cached).",
+        "",
+        "| study | config | what ran | minutes |",
+        "|---|---|---|---|",
+    ]
+    for study, config, seconds in rows:
+        lines.append(
+            f"| {study.name} | `configs/{study.config_file}` --preset {preset} | {_describe(config)} "
+            f"| {seconds / 60:.1f} |"
+        )
+    lines += [
+        "",
+        "These are compact versions of the studies, sized to finish in minutes on a laptop: small "
+        "samples, a Deep Sets encoder instead of the papers' Interaction Network / EdgeConv, few "
+        "epochs. Their numbers show the method at work but carry large statistical errors "
+        "(see each table's spread and statistical-uncertainty lines).",
+        "",
+    ]
+    for study, _, _ in rows:
+        lines += [f"## {study.title}", "", *_embedded_report(study, out), ""]
+    lines += [
+        "## Running the full studies",
+        "",
+        "```bash",
+        "codec-jax run configs/mack.py --out runs/mack                    # ~1 h on 2 CPU cores",
+        "codec-jax run configs/codec_tagging.py --out runs/codec_tagging  # ~1 h on 2 CPU cores",
+        "codec-jax run configs/codec_regression.py --out runs/codec_regression",
+        "codec-jax run configs/codec_calibration.py --out runs/codec_calibration",
+        "codec-jax run configs/mack.py --preset full --out runs/mack_full  # GPU-sized",
+        "```",
+        "",
+    ]
+    path = out / "report.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path
 
 
 def run_demo(
-    out_dir: str | os.PathLike = "runs/demo", *, n_jets: int = 400, seed: int = 1, workers: int = 1
-) -> dict:
-    """Generate the demo samples, print a table, write ``summary.json`` and ``summary.png``."""
-    out = Path(out_dir)
-    samples = demo_samples(out, n_jets=n_jets, seed=seed, workers=workers)
-    table = _summary_table(samples)
-    print(table)
-    summary = {name: sample.summary() for name, sample in samples.items()}
-    from codec_jax.data.io import atomic_path
+    out_dir: str | os.PathLike = "runs/demo",
+    *,
+    preset: str = "demo",
+    cache_dir: str | os.PathLike | None = None,
+    workers: int = 2,
+) -> Path:
+    """Run the demo studies into ``out_dir`` and write ``out_dir/report.md``; returns its path.
 
-    with atomic_path(out / "summary.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=2))
-    plot = _plot(samples, out / "summary.png")
-    print(f"wrote {out / 'summary.json'} and {plot}")
-    return summary
+    Args:
+        out_dir: output directory (one subdirectory per study).
+        preset: the study-config preset (``demo``; ``smoke`` for a quick pipeline check).
+        cache_dir: where generated samples are cached (default ``out_dir/cache``).
+        workers: generation processes.
+    """
+    from codec_jax.studies import run_study
+
+    out = Path(out_dir)
+    cache = Path(cache_dir) if cache_dir is not None else out / "cache"
+    configs = [(study, _study_config(study, preset, cache, workers)) for study in DEMO_STUDIES]
+    rows = []
+    start = time.perf_counter()
+    for index, (study, config) in enumerate(configs, start=1):
+        print(f"\n=== [{index}/{len(configs)}] {study.title} -> {out / study.name}", flush=True)
+        begin = time.perf_counter()
+        run_study(config, out / study.name)
+        rows.append((study, config, time.perf_counter() - begin))
+        print(f"=== {study.name} done in {rows[-1][2] / 60:.1f} min", flush=True)
+    report = _write_report(out, preset, rows, time.perf_counter() - start)
+    print(f"\nwrote {report}")
+    return report

@@ -1,6 +1,6 @@
-"""The interim `make demo` job end to end at its smallest size, and its cache."""
+"""`make demo` end to end at its smallest size (the studies' smoke presets), and its caches."""
 
-import json
+import re
 
 import pytest
 
@@ -8,22 +8,32 @@ pytest.importorskip("pythia8mc")
 pytest.importorskip("fastjet")
 
 from codec_jax.cli import main  # noqa: E402
-from codec_jax.demo import DEMO_SAMPLES  # noqa: E402
+from codec_jax.demo import DEMO_STUDIES  # noqa: E402
 
 
-def test_demo_writes_summary_and_reuses_samples(tmp_path, capsys):
+def test_demo_smoke_writes_one_report_and_reuses_everything(tmp_path, codec_smoke_cache, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out), "--jets", "20"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary) == {spec.name for spec in DEMO_SAMPLES}
-    assert all(entry["n_jets"] == 20 for entry in summary.values())
-    # physics sanity: the Z' soft-drop mass sits far above the QCD one
-    assert summary["zprime_nominal"]["median_msd"] > 2 * summary["qcd_nominal"]["median_msd"]
-    assert (out / "summary.png").stat().st_size > 10_000
-    cached = sorted((out / "samples").glob("*.root"))
-    assert len(cached) == len(DEMO_SAMPLES)
-    stamps = [path.stat().st_mtime_ns for path in cached]
+    args = ["demo", "--out", str(out), "--preset", "smoke", "--cache", str(codec_smoke_cache), "--workers", "1"]
+    assert main(args) == 0
+    report = (out / "report.md").read_text()
+    for study in DEMO_STUDIES:
+        assert study.title in report
+        assert (out / study.name / "metrics.json").is_file()
+        assert (out / study.name / "report.md").is_file()
+    # every link in the demo report points at a file the demo wrote
+    links = re.findall(r"\]\(([^)]+)\)", report)
+    assert links, "the demo report links no plots"
+    for link in links:
+        assert (out / link).is_file(), link
+    assert any(link.endswith(".png") for link in links)
+    assert "| study | config | what ran | minutes |" in report
+
+    # a second run regenerates nothing and retrains nothing
+    stamps = {path: path.stat().st_mtime_ns for path in out.rglob("scores.npz")}
+    assert stamps
     capsys.readouterr()
-    assert main(["demo", "--out", str(out), "--jets", "20"]) == 0
-    assert capsys.readouterr().out.count("reusing cached") == len(DEMO_SAMPLES)
-    assert [path.stat().st_mtime_ns for path in cached] == stamps
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "generating" not in printed
+    assert printed.count("reusing cached sample") >= 7  # 4 MACK + 3 CoDec samples
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("scores.npz")} == stamps

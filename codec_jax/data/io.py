@@ -49,6 +49,7 @@ __all__ = [
     "read_jetnet",
     "write_jetnet",
     "atomic_path",
+    "describe_os_error",
 ]
 
 #: ROOT branch of each absolute particle feature.
@@ -88,8 +89,11 @@ class atomic_path:  # noqa: N801 - used as a context manager, reads like a funct
         self.path = Path(path)
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        except OSError as error:
+            raise DataError(f"cannot write {describe_os_error(error, self.path)}") from error
         os.close(handle)
         self.tmp = Path(name)
         return self.tmp
@@ -99,6 +103,33 @@ class atomic_path:  # noqa: N801 - used as a context manager, reads like a funct
             os.replace(self.tmp, self.path)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def describe_os_error(error: OSError, target: str | os.PathLike | None = None) -> str:
+    """One line naming the path an ``OSError`` is about and why, e.g. ``out/a.root: out is a file,
+    not a directory`` or ``runs/x: Permission denied``; ``target`` is the path the caller meant
+    to write (default: the error's own path)."""
+    path = error.filename
+    if path is None:
+        return " ".join(str(error).split()) or type(error).__name__
+    subject = target if target is not None else path
+    if isinstance(error, (NotADirectoryError, FileExistsError)):
+        for parent in (Path(path), *Path(path).parents):
+            if parent.exists() and not parent.is_dir():
+                return f"{subject}: {parent} is a file, not a directory"
+    reason = error.strerror or type(error).__name__
+    if str(subject) != str(path):
+        reason += f" ({path})"
+    if getattr(error, "filename2", None):
+        reason += f" (-> {error.filename2})"
+    return f"{subject}: {reason}"
+
+
+def _check_input(path: Path, kind: str) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, not a {kind} file")
 
 
 # --------------------------------------------------------------------------- ROOT write
@@ -172,12 +203,12 @@ def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets"
 def _open_tree(path: Path, tree: str):
     import uproot
 
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
+    _check_input(path, "ROOT")
     try:
         file = uproot.open(path)
     except Exception as error:  # uproot raises several types for non-ROOT input
-        raise DataError(f"{path}: not a readable ROOT file ({error})") from None
+        reason = " ".join(str(error).split())
+        raise DataError(f"{path}: not a readable ROOT file ({type(error).__name__}: {reason})") from None
     if tree not in file:
         file.close()
         raise DataError(f"{path}: no TTree named {tree!r} (found {sorted(file.keys(cycle=False))})")
@@ -295,12 +326,12 @@ def read_jetnet(
     import h5py
 
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
+    _check_input(path, "JetNet HDF5")
     try:
         handle = h5py.File(path, "r")
     except OSError as error:
-        raise DataError(f"{path}: not a readable HDF5 file ({error})") from None
+        reason = " ".join(str(error).split())
+        raise DataError(f"{path}: not a readable HDF5 file ({reason})") from None
     with handle:
         for name in ("particle_features", "jet_features"):
             if name not in handle:

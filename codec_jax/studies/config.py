@@ -9,17 +9,19 @@ handed to :func:`codec_jax.config.apply_overrides`, so its type checks apply::
     config = apply_study_overrides(config, ["seeds=0,1,2", "samples.n_jets=2000",
                                             "pretrain.training.epochs=5", "pairing.cutoff=40"])
 
-Study values are parsed by the type of the field's current value: ``int``/``float``/``str``,
-``bool`` from ``true/false/1/0/yes/no``, tuples from comma-separated lists (or JSON lists), dicts
-from JSON objects, or one entry at a time (``samples.jetnet.qcd_nominal=q.hdf5``; the value is
-parsed as JSON, else kept as a string). An unknown key or a malformed value raises :class:`ConfigError` naming it.
+Study values are parsed by :func:`codec_jax.config.parse_value`, the parser of the engine
+overrides, against the field's annotation (or, when the annotation cannot be resolved, the type of
+its current value): ``int``/``float``/``str``, ``bool`` from ``true/false/1/0/yes/no``, tuples
+from comma-separated lists (or JSON lists), dicts from JSON objects, or one entry at a time
+(``samples.jetnet.qcd_nominal=q.hdf5``; the value is parsed as JSON, else kept as a string). An
+unknown key or a malformed value raises :class:`ConfigError` naming it.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
+import typing
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -46,24 +48,17 @@ def load_study_config(path: str | Path, preset: str | None = None) -> Any:
     return config
 
 
-def study_to_dict(config: Any) -> dict[str, Any]:
-    """A JSON-ready nested dict of a study config (tuples become lists)."""
-    return dataclasses.asdict(config)
-
-
-def study_to_json(config: Any) -> str:
-    """The resolved study config as indented JSON (what a study writes as ``config.json``)."""
-    return json.dumps(study_to_dict(config), indent=2, sort_keys=True)
+#: A JSON-ready nested dict of a study config (tuples become lists).
+study_to_dict = config_lib.to_dict
+#: The resolved study config as indented JSON (what a study writes as ``config.json``).
+study_to_json = config_lib.to_json
 
 
 def apply_study_overrides(config: Any, overrides: Iterable[str]) -> Any:
     """Apply ``path.to.field=value`` overrides to a deep copy of ``config`` and return it."""
     config = copy.deepcopy(config)
     for override in overrides:
-        key, sep, text = override.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"override {override!r} must look like section.field=value")
+        key, text = config_lib.split_override(override)
         _apply_one(config, key.split("."), key, text)
     return config
 
@@ -88,61 +83,24 @@ def _apply_one(target: Any, parts: list[str], key: str, text: str) -> None:
         if dataclasses.is_dataclass(value) and rest:
             target = value
             continue
-        if isinstance(value, dict) and len(rest) == 1:
-            value[rest[0]] = _json(key, text) if text.strip()[:1] in "[{" else _scalar(text)
+        if isinstance(value, dict) and rest:
+            config_lib.set_entry(value, key, rest, text)
             return
         if rest:
             raise ConfigError(f"config key {key!r}: {name!r} has no fields")
-        setattr(target, name, _parse(key, text, value))
+        setattr(target, name, config_lib.parse_value(key, text, _annotation(target, name, value)))
         return
 
 
-def _parse(key: str, text: str, current: Any) -> Any:
-    """Parse ``text`` to the type of ``current`` (the field's present value)."""
-    text = text.strip()
-    if isinstance(current, bool):
-        lowered = text.lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"config key {key!r} expects a bool (true/false), got {text!r}")
+def _annotation(target: Any, name: str, current: Any) -> Any:
+    """The annotation of field ``name`` of the dataclass ``target``; when it cannot be resolved,
+    one built from the type of the field's current value ``current``."""
     try:
-        if isinstance(current, int):
-            return int(text)
-        if isinstance(current, float):
-            return float(text)
-    except ValueError:
-        raise ConfigError(f"config key {key!r} expects a {type(current).__name__}, got {text!r}") from None
-    if isinstance(current, str):
-        return text
+        return typing.get_type_hints(type(target))[name]
+    except (NameError, TypeError, KeyError):
+        pass
     if isinstance(current, tuple):
-        items = (
-            _json(key, text)
-            if text.startswith("[")
-            else [item.strip() for item in text.split(",") if item.strip()]
-        )
-        if current and not isinstance(current[0], str):
-            return tuple(_parse(f"{key}[{i}]", str(item), current[0]) for i, item in enumerate(items))
-        return tuple(str(item) for item in items)
+        return tuple[type(current[0]) if current else str, ...]
     if isinstance(current, dict):
-        value = _json(key, text)
-        if not isinstance(value, dict):
-            raise ConfigError(f"config key {key!r} expects a JSON object, got {text!r}")
-        return value
-    raise ConfigError(f"config key {key!r} has a value of unsupported type {type(current).__name__}")
-
-
-def _scalar(text: str) -> Any:
-    """A dict entry: a JSON number/bool/null/string if it parses, else the text itself."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text.strip()
-
-
-def _json(key: str, text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise ConfigError(f"config key {key!r}: {text!r} is not valid JSON") from None
+        return dict[str, Any]
+    return type(current)
