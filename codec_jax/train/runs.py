@@ -41,10 +41,8 @@ from codec_jax.train.loop import FitResult, fit, run_keys
 from codec_jax.train.rundir import check_run_dir, write_config
 from codec_jax.train.state import create_state
 
-__all__ = ["PRETRAIN_LOSSES", "SUPERVISED_LOSSES", "load_sample", "pretrain", "finetune"]
+__all__ = ["load_sample", "pretrain", "finetune"]
 
-PRETRAIN_LOSSES = ("vicreg", "barlow_twins", "ntxent")
-SUPERVISED_LOSSES = ("bce", "mass_regression")
 #: Config fields that fine-tuning takes from the pretraining run (the encoder must match it).
 INHERITED_FIELDS = (
     ("model", "encoder"),
@@ -185,10 +183,7 @@ def pretrain(
     otherwise each jet twice; ``loss.augmentations`` then transform each view independently.
     Validation: ``data.validation`` files (each jet twice), or a seeded split of the rows.
     """
-    if config.loss.name not in PRETRAIN_LOSSES:
-        raise ConfigError(
-            f"loss.name={config.loss.name!r} cannot pretrain; expected one of {PRETRAIN_LOSSES}"
-        )
+    _pretrain_loss(config)  # fails early on an unknown loss name
     run_dir = check_run_dir(out, config, resume)
     keys = run_keys(config.training.seed)
     mesh = parallel.make_mesh(config.training.devices)
@@ -243,7 +238,7 @@ def pretrain(
 def _pretrain_loss(config: config_lib.Config) -> Callable:
     from codec_jax import losses
 
-    return functools.partial(getattr(losses, config.loss.name), **config.loss.kwargs)
+    return losses.configured_loss(config.loss.name, "pretrain", config.loss.kwargs)
 
 
 def _augmentation(config: config_lib.Config) -> Callable | None:
@@ -272,16 +267,7 @@ def _inherit_encoder(config: config_lib.Config, pretrain_config: dict) -> config
 def _supervised_loss(config: config_lib.Config) -> Callable:
     from codec_jax import losses
 
-    name = config.loss.name
-    if name not in SUPERVISED_LOSSES:
-        raise ConfigError(f"loss.name={name!r} cannot fine-tune; expected one of {SUPERVISED_LOSSES}")
-    function = getattr(losses, name)
-    kwargs = dict(config.loss.kwargs)
-
-    def loss_fn(predictions: jax.Array, target: jax.Array, weight: jax.Array) -> tuple:
-        return function(predictions, target, weight, **kwargs)
-
-    return loss_fn
+    return losses.configured_loss(config.loss.name, "supervised", config.loss.kwargs)
 
 
 def finetune(
