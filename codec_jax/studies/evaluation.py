@@ -45,7 +45,8 @@ def read_run_items(run_dir: str | os.PathLike) -> dict[str, dict]:
 
 
 class ClassifierScorer:
-    """Apply trained classifiers to samples; jitted apply functions are cached per architecture.
+    """Apply trained classifiers to samples (:meth:`score`: logits; :meth:`embed`: the encoder's
+    representation); jitted apply functions are cached per architecture and method.
 
     ``batch_size`` jets per call; the last batch is padded so that every call has the same shape.
     """
@@ -54,10 +55,10 @@ class ClassifierScorer:
         self.batch_size = batch_size
         self._apply: dict[str, Any] = {}
 
-    def _apply_fn(self, model_config: dict) -> Any:
+    def _apply_fn(self, model_config: dict, method: str = "classify") -> Any:
         from codec_jax.models import build_model
 
-        key = json.dumps(model_config, sort_keys=True)
+        key = json.dumps({"model": model_config, "method": method}, sort_keys=True)
         if key not in self._apply:
             model = build_model(
                 model_config["encoder"],
@@ -67,16 +68,12 @@ class ClassifierScorer:
                 n_outputs=model_config["n_outputs"],
             )
             self._apply[key] = jax.jit(
-                lambda params, x, mask: model.apply({"params": params}, x, mask, method="classify")
+                lambda params, x, mask: model.apply({"params": params}, x, mask, method=method)
             )
         return self._apply[key]
 
-    def score(self, params: Any, items: dict[str, dict], sample: JetSample) -> np.ndarray:
-        """Classifier logits ``[n_jets]`` (float64) of ``sample``.
-
-        ``params`` are the run's parameters; ``items`` its checkpoint JSON (:func:`read_run_items`):
-        the config (model and input fields) and the standardisation.
-        """
+    def _outputs(self, params: Any, items: dict[str, dict], sample: JetSample, method: str) -> np.ndarray:
+        """``[n_jets, k]`` float64 outputs of the model's ``method`` on ``sample``."""
         from codec_jax.data.pipeline import Standardizer, model_inputs
 
         config = items["config"]
@@ -90,8 +87,8 @@ class ClassifierScorer:
         standardizer = Standardizer.from_json(items["normalisation"])
         x = standardizer.apply(arrays["x"], arrays.get("mask"))
         mask = arrays.get("mask")
-        apply = self._apply_fn(config["model"])
-        logits = []
+        apply = self._apply_fn(config["model"], method)
+        outputs = []
         for start in range(0, len(x), self.batch_size):
             batch_x = x[start : start + self.batch_size]
             batch_mask = None if mask is None else mask[start : start + self.batch_size]
@@ -103,9 +100,21 @@ class ClassifierScorer:
                     filler = np.zeros((pad, *batch_mask.shape[1:]), bool)
                     filler[:, 0] = True  # a padded jet with one (zero) particle keeps the encoder finite
                     batch_mask = np.concatenate([batch_mask, filler])
-            output = np.asarray(apply(params, batch_x, batch_mask))
-            logits.append(output[:rows, 0])
-        return np.concatenate(logits).astype(np.float64)
+            outputs.append(np.asarray(apply(params, batch_x, batch_mask))[:rows])
+        return np.concatenate(outputs).astype(np.float64)
+
+    def score(self, params: Any, items: dict[str, dict], sample: JetSample) -> np.ndarray:
+        """Classifier logits ``[n_jets]`` (float64) of ``sample``.
+
+        ``params`` are the run's parameters; ``items`` its checkpoint JSON (:func:`read_run_items`):
+        the config (model and input fields) and the standardisation.
+        """
+        return self._outputs(params, items, sample, "classify")[:, 0]
+
+    def embed(self, params: Any, items: dict[str, dict], sample: JetSample) -> np.ndarray:
+        """The encoder's representation ``[n_jets, d_repr]`` (float64) of ``sample`` (for a CoDec
+        contrastive model, its latent space); arguments as in :meth:`score`."""
+        return self._outputs(params, items, sample, "embed")
 
 
 def metric_name(kind: str, efficiency: float) -> str:
