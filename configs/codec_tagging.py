@@ -39,7 +39,9 @@ measured on a 3,000-jet set and a 2-seed run on 3,000/6,000/3,000 generated jets
 so about 45-60 min in all. The narrow Z' sample must be at least ~0.85 x the wide one (the peaky
 set matches the flat set's Z' count in training and validation).
 Preset ``smoke``: the tiny shared samples (CodecSamplesConfig.smoke()), a small Deep Sets, 3-4
-epochs, one seed (checks the pipeline; its numbers mean nothing). Preset ``full``: 60,000 wide Z',
+epochs, one seed (checks the pipeline; its numbers mean nothing). Preset ``demo`` (part of ``make demo``): 3,000 wide Z', 9,000 QCD and
+3,000 narrow Z', 8 flattening cells, seven models (supervised peaky / flat, VICReg, MoDe[0],
+DisCo, N2, N2_DDT), 15 epochs, 2 seeds -- a few minutes on 2 CPU cores. Preset ``full``: 60,000 wide Z',
 150,000 QCD, 55,000 narrow Z', the MACK Interaction Network encoder, batch 512, early stopping,
 16 mass bins for 1/JSD, 5 seeds -- for a GPU.
 """
@@ -57,7 +59,7 @@ from codec_jax.errors import ConfigError
 from codec_jax.studies.codec_samples import CodecSamplesConfig
 from codec_jax.studies.codec_tagging import CodecTaggingConfig
 
-PRESETS = ("smoke", "full")
+PRESETS = ("smoke", "demo", "full")
 
 
 def _training(epochs, batch_size, **extra):
@@ -123,6 +125,25 @@ def get_config(preset=None):
         config.jsd_bins = 4
         config.floor_trials = 5
         config.seeds = (0,)
+    elif preset == "demo":
+        config.name = "codec_tagging_demo"
+        config.samples.n_wide, config.samples.n_qcd, config.samples.n_peaky = 3000, 9000, 3000
+        config.samples.mass_bins = 8
+        config.samples.jets_per_cell = 200
+        config.models = (
+            "supervised_peaky",
+            "supervised_flat_1d",
+            "vicreg_flat",
+            "mode0_flat",
+            "disco_flat",
+            "n2",
+            "n2_ddt",
+        )
+        config.mode_kwargs = {"mass_bins": 4}
+        config.ddt = {"quantile": 0.26, "rho_bins": 8, "pt_bins": 2, "min_jets_per_bin": 20}
+        for run, epochs in ((config.classifier, 15), (config.pretrain, 15), (config.head, 8)):
+            run.training = _training(epochs, 128)
+        config.seeds = (0, 1)
     elif preset == "full":
         config.name = "codec_tagging_full"
         config.samples.n_wide, config.samples.n_qcd, config.samples.n_peaky = 60_000, 150_000, 55_000
