@@ -55,7 +55,7 @@ DEMO_STUDIES: tuple[DemoStudy, ...] = (
         "codec_tagging",
         "codec_tagging.py",
         "CoDec: taggers that do not sculpt the QCD mass spectrum",
-        ("rejection_vs_inverse_jsd.png", "qcd_mass_after_cuts.png"),
+        ("rejection_vs_inv_jsd.png", "qcd_mass_after_cuts.png"),
     ),
 )
 
@@ -107,7 +107,7 @@ def _describe(config: Any) -> str:
     samples = config.samples
     if hasattr(samples, "n_wide"):
         jets = f"{samples.n_wide} wide Z', {samples.n_qcd} QCD, {samples.n_peaky} narrow Z' per mass"
-        encoder = config.model.encoder if hasattr(config, "model") else "?"
+        encoder = config.classifier.model.encoder
     else:
         jets = f"{samples.n_jets} jets per sample (Z'/QCD x nominal/{samples.alternate_variant})"
         encoder = config.pretrain.model.encoder

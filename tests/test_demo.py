@@ -20,6 +20,9 @@ def test_demo_smoke_writes_one_report_and_reuses_everything(tmp_path, codec_smok
         assert study.title in report
         assert (out / study.name / "metrics.json").is_file()
         assert (out / study.name / "report.md").is_file()
+        for plot in study.key_plots:  # the plots the demo report embeds exist under these names
+            assert (out / study.name / plot).is_file(), plot
+            assert f"![{plot}]({study.name}/{plot})" in report
     # every link in the demo report points at a file the demo wrote
     links = re.findall(r"\]\(([^)]+)\)", report)
     assert links, "the demo report links no plots"
