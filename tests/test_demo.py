@@ -13,7 +13,17 @@ from codec_jax.demo import DEMO_STUDIES  # noqa: E402
 
 def test_demo_smoke_writes_one_report_and_reuses_everything(tmp_path, codec_smoke_cache, capsys):
     out = tmp_path / "demo"
-    args = ["demo", "--out", str(out), "--preset", "smoke", "--cache", str(codec_smoke_cache), "--workers", "1"]
+    args = [
+        "demo",
+        "--out",
+        str(out),
+        "--preset",
+        "smoke",
+        "--cache",
+        str(codec_smoke_cache),
+        "--workers",
+        "1",
+    ]
     assert main(args) == 0
     report = (out / "report.md").read_text()
     for study in DEMO_STUDIES:
