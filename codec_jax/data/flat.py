@@ -42,6 +42,7 @@ __all__ = [
     "flatten",
     "mass_values",
     "write_flat_outputs",
+    "resample_cells",
 ]
 
 #: Signal mass variables (QCD is always flattened in soft-drop mass: it has no truth mass).
@@ -171,8 +172,11 @@ def _assign_cells(name, sample, mass_variable, mass_edges, pt_edges, pt_range, m
     return _Cells(field=field, mass=mass, pt=pt, weight=weight, cell=cell, counts=counts)
 
 
-def _resample(rng, cells, weights, n_cells, target) -> tuple[np.ndarray, np.ndarray]:
+def resample_cells(rng, cells, weights, n_cells, target) -> tuple[np.ndarray, np.ndarray]:
     """Pick ``min(target, count)`` jets per cell without replacement; weights summing to target.
+
+    ``rng``: a NumPy ``Generator``; ``cells [n_jets]``: each jet's cell index (-1 outside the
+    grid); ``weights [n_jets]``: within-cell weights; ``n_cells``, ``target``: ints.
 
     Returns sorted jet indices ``[n_selected]`` and their weights ``[n_selected]``.
     """
@@ -300,7 +304,7 @@ def flatten(
         within = cells.weight * bias(cells.mass, cells.pt if bias.pt_density is not None else None)
         if not np.all(np.isfinite(within[cells.inside])):
             raise DataError(f"{name}: flattening weights are not finite (check field 'weight')")
-        index, new_weight = _resample(rng, cells.cell, within, n_cells, target)
+        index, new_weight = resample_cells(rng, cells.cell, within, n_cells, target)
         selected[name] = np.bincount(cells.cell[index], minlength=n_cells)
         outputs[name] = (
             sample[index]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from codec_jax.data.bias import FIT_MODELS, checked_finite, checked_range, fit_bias_weights
-from codec_jax.data.flat import _resample
+from codec_jax.data.flat import resample_cells
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JET_FIELDS, JetSample
 
@@ -78,7 +78,7 @@ def flatten_signal(
     target = int(jets_per_bin) if jets_per_bin is not None else int(counts.max())
     if target < 1:
         raise ConfigError(f"jets_per_bin must be positive, got {jets_per_bin}")
-    index, new_weight = _resample(np.random.default_rng(seed), cell, within, bins, target)
+    index, new_weight = resample_cells(np.random.default_rng(seed), cell, within, bins, target)
     settings = {
         "seed": int(seed),
         "field": field,

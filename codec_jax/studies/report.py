@@ -33,6 +33,7 @@ __all__ = [
     "absolute_change",
     "markdown_table",
     "write_report",
+    "json_safe",
 ]
 
 SUPERVISED = "supervised"
@@ -152,15 +153,16 @@ def _claim_lines(summary: Mapping[str, Mapping[str, Any]], working_points: Seque
     return lines
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python numbers and non-finite floats as ``None`` (JSON)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     return value
 
 
@@ -180,7 +182,7 @@ def write_report(
 
     out = Path(out)
     summary = summarize(runs)
-    metrics = _json_safe(
+    metrics = json_safe(
         {
             "config": config,
             "samples": samples,

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax.studies.evaluation import ROC_GRID
-from codec_jax.studies.report import _json_safe, summarize_values  # the MACK report's JSON cleaning
+from codec_jax.studies.report import json_safe, summarize_values
 from codec_jax.studies.tagging_metrics import point_name, summarize_tagger_runs
 
 __all__ = ["claims", "markdown_table", "write_tagging_report"]
@@ -239,7 +239,7 @@ def write_tagging_report(
                 per_seed[seed] = per_seed.get(seed, 0.0) + seconds
         if per_seed:
             per_model_seconds[model] = summarize_values(list(per_seed.values()))
-    metrics = _json_safe(
+    metrics = json_safe(
         {
             "config": config,
             "samples": samples,
