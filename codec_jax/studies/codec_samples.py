@@ -111,9 +111,8 @@ class CodecSets:
 
 
 def _generation_configs(samples: CodecSamplesConfig) -> dict[str, Any]:
-    from codec_jax.data.generate import GenerationConfig
+    from codec_jax.studies.samples import study_generation_config
 
-    options = {"max_particles": samples.max_particles, **samples.generation}
     plan = [("wide", "zprime", samples.n_wide, {"width_mode": "wide"})]
     plan.append(("qcd", "qcd", samples.n_qcd, {}))
     plan += [
@@ -122,16 +121,14 @@ def _generation_configs(samples: CodecSamplesConfig) -> dict[str, Any]:
     ]
     configs = {}
     for index, (name, process, n_jets, extra) in enumerate(plan):
-        try:
-            configs[name] = GenerationConfig(
-                process=process,
-                n_jets=int(n_jets),
-                seed=samples.seed + 1000 * index,
-                variant="nominal",
-                **{**options, **extra},
-            )
-        except TypeError as error:
-            raise ConfigError(f"samples.generation: {error}") from None
+        configs[name] = study_generation_config(
+            {**samples.generation, **extra},  # the width mode and mass of the plan win
+            process=process,
+            n_jets=int(n_jets),
+            seed=samples.seed + 1000 * index,
+            variant="nominal",
+            max_particles=samples.max_particles,
+        )
     return configs
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "SAMPLE_NAMES",
     "SPLITS",
     "generation_config",
+    "study_generation_config",
     "cached_sample_path",
     "cache_path",
     "cached_generation",
@@ -78,23 +79,30 @@ class SamplesConfig:
     jetnet: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def generation_config(samples: SamplesConfig, name: str):
-    """The :class:`~codec_jax.data.generate.GenerationConfig` of sample ``name``."""
+def study_generation_config(generation: dict[str, Any], *, max_particles: int, **settings: Any):
+    """A :class:`~codec_jax.data.generate.GenerationConfig` from a study's ``settings`` and its
+    ``samples.generation`` options, which may override ``max_particles``; an unknown option, or
+    one repeating a setting the study fixes, is a :class:`ConfigError` naming ``samples.generation``."""
     from codec_jax.data.generate import GenerationConfig
 
+    try:
+        return GenerationConfig(**settings, **{"max_particles": max_particles, **generation})
+    except TypeError as error:
+        raise ConfigError(f"samples.generation: {error}") from None
+
+
+def generation_config(samples: SamplesConfig, name: str):
+    """The :class:`~codec_jax.data.generate.GenerationConfig` of sample ``name``."""
     for index, (sample_name, process, nominal) in enumerate(SAMPLE_NAMES):
         if sample_name == name:
-            options = {"max_particles": samples.max_particles, **samples.generation}
-            try:
-                return GenerationConfig(
-                    process=process,
-                    n_jets=samples.n_jets,
-                    seed=samples.seed + 1000 * index,
-                    variant="nominal" if nominal else samples.alternate_variant,
-                    **options,
-                )
-            except TypeError as error:
-                raise ConfigError(f"samples.generation: {error}") from None
+            return study_generation_config(
+                samples.generation,
+                process=process,
+                n_jets=samples.n_jets,
+                seed=samples.seed + 1000 * index,
+                variant="nominal" if nominal else samples.alternate_variant,
+                max_particles=samples.max_particles,
+            )
     raise ConfigError(f"unknown study sample {name!r}; expected one of {[s[0] for s in SAMPLE_NAMES]}")
 
 
