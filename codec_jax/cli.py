@@ -44,6 +44,8 @@ def _range(value: Sequence[float] | None) -> tuple[float, float] | None:
 
 # --------------------------------------------------------------------------- generate
 def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    from codec_jax.data.pythia_settings import VARIANTS
+
     parser = subparsers.add_parser(
         "generate",
         help="generate a jet sample with Pythia 8 + FastJet and write it to a ROOT file",
@@ -56,7 +58,7 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--variant",
         default="nominal",
-        choices=("nominal", "fsr_low", "fsr_high", "had_alt", "vincia"),
+        choices=tuple(VARIANTS),
         help="shower/hadronisation variant (default: nominal)",
     )
     parser.add_argument(

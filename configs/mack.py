@@ -59,14 +59,17 @@ def get_config(preset=None):
     model = ModelConfig(encoder="interaction", projector_dims=(64, 64), head_dims=(64, 32))
     config = MackConfig(
         name="mack",
-        samples=SamplesConfig(n_jets=8000, alternate_variant="fsr_high", seed=1, max_particles=30),
+        samples=SamplesConfig(
+            n_jets=8000, alternate_variant="fsr_high", seed=1, max_particles=30, test_fraction=0.4
+        ),
         pairing=PairingConfig(strategy="random", candidates=11, cutoff=0.0, cutoff_quantile=0.2),
         pretrain=Config(
             name="mack_pretrain",
             model=model,
             data=DataConfig(max_particles=30, inputs="particles", validation_fraction=0.2),
             loss=LossConfig(
-                name="vicreg", kwargs={"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
+                name="vicreg",
+                kwargs={"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0, "invariance": "mean"},
             ),
             optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, warmup_epochs=0.5, end_fraction=0.01),
             training=TrainingConfig(epochs=8, batch_size=128, patience=0, keep_checkpoints=1),
@@ -76,7 +79,7 @@ def get_config(preset=None):
             model=model,
             loss=LossConfig(name="bce"),
             optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, end_fraction=0.01),
-            training=TrainingConfig(epochs=5, batch_size=128, patience=0, keep_checkpoints=1),
+            training=TrainingConfig(epochs=4, batch_size=128, patience=0, keep_checkpoints=1),
             finetune=FinetuneConfig(level="full"),
         ),
         augmentations=("rotate", "smear"),

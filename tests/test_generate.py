@@ -280,6 +280,8 @@ def test_pythia_settings_are_inspectable():
     assert "23:m0 = 150" in lines and "23:mMin = 135" in lines and "23:mMax = 165" in lines
     assert all(setting in lines for setting in VARIANTS["had_alt"].settings)
     assert "PromptPhoton:all = on" in pythia_settings("qcd", seed=9, recoil="photon")
+    combined = pythia_settings("qcd", seed=9, variant="fsr_had_alt")
+    assert all(s in combined for s in VARIANTS["fsr_high"].settings + VARIANTS["had_alt"].settings)
 
 
 def test_cli_writes_a_readable_file(tmp_path, capsys):

@@ -1,6 +1,8 @@
 """VICReg, Barlow Twins and NT-Xent against NumPy references written here, plus gradients and
 batch-order invariance."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,9 +19,9 @@ SCALES = np.array([0.3, 0.5, 1.7, 2.0, 3.0])
 # ------------------------------------------------------------------ NumPy references (float64)
 
 
-def vicreg_reference(z_a, z_b, lam=25.0, mu=25.0, nu=1.0):
+def vicreg_reference(z_a, z_b, lam=25.0, mu=25.0, nu=1.0, reduction="sum"):
     n, d = z_a.shape
-    invariance = np.sum((z_a - z_b) ** 2) / n
+    invariance = np.sum((z_a - z_b) ** 2) / n if reduction == "sum" else np.mean((z_a - z_b) ** 2)
     off_diagonal = ~np.eye(d, dtype=bool)
 
     def variance(z):
@@ -160,6 +162,39 @@ def test_known_values_of_ideal_embeddings():
     directions = np.eye(8) * 10
     loss, _ = ntxent_jit(jnp.float32(directions), jnp.float32(directions), temperature=0.01)
     assert float(loss) < 1e-6
+
+
+def test_vicreg_mean_invariance_matches_reference(views):
+    z_a, z_b = views
+    vicreg_mean = jax.jit(functools.partial(vicreg, invariance="mean"))
+    loss, aux = vicreg_mean(jnp.float32(z_a), jnp.float32(z_b))
+    expected, (s, _, _) = vicreg_reference(z_a, z_b, reduction="mean")
+    np.testing.assert_allclose([float(loss), float(aux["invariance"])], [expected, s], rtol=2e-5)
+    with pytest.raises(ValueError, match="invariance must be"):
+        vicreg(jnp.float32(z_a), jnp.float32(z_b), invariance="median")
+
+
+@pytest.mark.parametrize(
+    "reduction, rho, collapse_wins",
+    [
+        ("sum", 0.95, True),  # below the 1 - 1/dim threshold (0.984 at dim 64): constant is cheaper
+        ("sum", 0.995, False),
+        ("mean", 0.3, False),  # any positive correlation keeps the embedding alive
+    ],
+)
+def test_vicreg_collapse_threshold(reduction, rho, collapse_wins):
+    """Closed form: unit-variance, decorrelated views with pair correlation rho cost
+    ``sim * 2 d (1 - rho) [/ d]``, a constant embedding costs ``2 * var_weight``."""
+    rng = np.random.default_rng(3)
+    n, d = 4096, 64
+    z_a = rng.standard_normal((n, d))
+    z_b = rho * z_a + np.sqrt(1 - rho**2) * rng.standard_normal((n, d))
+    kwargs = {"invariance": reduction}
+    alive, _ = vicreg(jnp.float32(z_a), jnp.float32(z_b), **kwargs)
+    constant, _ = vicreg(jnp.zeros((n, d)), jnp.zeros((n, d)), **kwargs)
+    closed_form = 25.0 * 2 * (1 - rho) * (d if reduction == "sum" else 1)
+    np.testing.assert_allclose(float(alive), closed_form, rtol=0.1, atol=0.5)
+    assert (float(constant) < float(alive)) == collapse_wins
 
 
 def test_rejects_mismatched_shapes():

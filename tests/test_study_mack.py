@@ -108,6 +108,12 @@ def test_metrics_per_model_and_seed(smoke):
                 assert key in run and (run[key] is None or np.isfinite(run[key]))
         assert metrics["summary"][model]["auc_nominal"]["n"] == len(config.seeds)
     assert metrics["pairs"]["n_pairs"] > 0
+    # The collapse check reports each pretraining's last val/variance, per seed.
+    for pretraining in config.pretrainings:
+        rows = (out / "seed0" / f"pretrain-{pretraining}" / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(rows[-1])["val/variance"]
+        assert metrics["pretraining_variance_term"][pretraining]["0"] == pytest.approx(last)
+        assert 0.0 <= last <= 2.0
 
 
 def _mann_whitney_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -245,3 +251,36 @@ def test_jetnet_variant_runs_on_small_jetnet_files(tmp_path):
     expected = loaded["qcd_nominal"][rows["train"]]
     np.testing.assert_allclose(trained.parts, expected.parts, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(trained.mask, expected.mask)
+
+
+def test_compare_mack_runs_tabulates_each_variant(smoke, tmp_path):
+    """The comparison repeats the study's own numbers (summary, ratio to supervised, last
+    variance term) for every labelled directory and writes its two plots."""
+    from codec_jax.errors import CodecJaxError
+    from codec_jax.studies.mack_compare import compare_mack_runs
+
+    _, out, _ = smoke
+    metrics = json.loads((out / "metrics.json").read_text())
+    result = compare_mack_runs({"a": out, "b": out}, tmp_path / "cmp")
+    key = "frac_change_qcd_at_zprime_eff_0.5"
+    summary = metrics["summary"]
+    for label in ("a", "b"):
+        variant = result["variants"][label]
+        frozen = variant["models"]["emd_pairs/frozen"]
+        assert frozen["auc_nominal"]["mean"] == pytest.approx(
+            summary["emd_pairs/frozen"]["auc_nominal"]["mean"]
+        )
+        sizes = [abs(v) for v in summary["emd_pairs/frozen"][key]["values"] if v is not None]
+        reference = [abs(v) for v in summary["supervised"][key]["values"] if v is not None]
+        if sizes and reference and np.mean(reference) > 0:
+            assert frozen["ratio_to_supervised"] == pytest.approx(np.mean(sizes) / np.mean(reference))
+        assert variant["final_variance_term"]["mean"] == pytest.approx(
+            metrics["pretraining_variance_term"]["emd_pairs"]["0"]
+        )
+        assert variant["n_pairs"] == metrics["pairs"]["n_pairs"]
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert table.count("| emd_pairs/frozen |") == 2 and "| b |" in table
+    for name in ("variance_term_history.png", "auc_vs_robustness.png"):
+        assert (tmp_path / "cmp" / name).stat().st_size > 10_000
+    with pytest.raises(CodecJaxError, match="no metrics.json"):
+        compare_mack_runs({"missing": tmp_path / "nowhere"}, tmp_path / "cmp2")

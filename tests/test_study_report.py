@@ -157,6 +157,7 @@ def test_write_report_from_synthetic_metrics(tmp_path):
         pairs={"n_pairs": 5.0, "cutoff": 12.0, "strategy": "random", "candidates": 11},
         timings={"seed0/supervised": 1.0},
         working_points=(0.5,),
+        pretraining_health={"emd_pairs": {"0": 1.96, "1": 1.98, "2": 1.97}, "aug_only": {"0": 0.2}},
     )
     stored = json.loads((tmp_path / "metrics.json").read_text())
     assert stored["summary"]["supervised"][metric_name("qcd", 0.5)]["n"] == 2
@@ -172,6 +173,11 @@ def test_write_report_from_synthetic_metrics(tmp_path):
 
     assert f"- aug_only/full: {mean_abs('aug_only/full') / mean_abs('supervised'):.2f}" in report
     assert "| emd_pairs/frozen | 3 |" in report and "5 positive pairs below C = 12.0 GeV" in report
+    # Collapse check: emd_pairs (mean 1.97 of at most 2) is flagged, aug_only (0.2) is not.
+    assert stored["pretraining_variance_term"]["emd_pairs"]["1"] == 1.98
+    assert "emd_pairs 1.97 ± 0.01, aug_only 0.20" in report
+    warning = next(line for line in report.splitlines() if line.startswith("**Warning:**"))
+    assert "emd_pairs collapsed" in warning and "aug_only" not in warning
     for name in (
         "roc_nominal_alternate.png",
         "fractional_change_qcd.png",

@@ -81,6 +81,17 @@ VARIANTS: dict[str, Variant] = {
             "sigma_pT 0.335 -> 0.30 GeV (softer hadrons, more constituents)",
         ),
         Variant(
+            "fsr_had_alt",
+            (
+                "TimeShower:alphaSvalue = 0.150",
+                "StringZ:aLund = 0.90",
+                "StringZ:bLund = 0.80",
+                "StringPT:sigma = 0.30",
+            ),
+            "fsr_high and had_alt together: more final-state radiation and softer fragmentation (the "
+            "largest Pythia-only mismodeling here, standing in for a Pythia vs Herwig comparison)",
+        ),
+        Variant(
             "vincia",
             ("PartonShowers:model = 2",),
             "the Vincia antenna shower instead of the simple shower (10-30x slower)",

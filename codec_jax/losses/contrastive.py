@@ -57,13 +57,15 @@ def vicreg(
     sim_weight: float = 25.0,
     var_weight: float = 25.0,
     cov_weight: float = 1.0,
+    invariance: str = "sum",
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """VICReg loss (Bardes, Ponce, LeCun 2022), in the MACK convention.
+    """VICReg loss (Bardes, Ponce, LeCun 2022), in the MACK convention by default.
 
     ``loss = sim_weight * s + var_weight * (v(Z_a) + v(Z_b)) + cov_weight * (c(Z_a) + c(Z_b))`` with
 
-    * invariance ``s = (1/n) sum_i ||z_a,i - z_b,i||^2`` (summed over dimensions, as in the MACK
-      Keras script; the VICReg paper's MSE divides this by ``dim`` as well),
+    * invariance ``s = (1/n) sum_i ||z_a,i - z_b,i||^2`` (``invariance="sum"``: summed over
+      dimensions, as in the MACK Keras script) or that divided by ``dim`` (``invariance="mean"``:
+      the VICReg paper's MSE),
     * variance ``v(Z) = (1/d) sum_j max(0, 1 - sqrt(Var(z_j) + 1e-4))`` with the unbiased batch
       variance,
     * covariance ``c(Z) = (1/d) sum_{i != j} C_ij^2`` with ``C`` the covariance of the centred
@@ -72,17 +74,27 @@ def vicreg(
     Args:
         z_a, z_b: ``[batch, dim]`` embeddings of the two views; row ``i`` of each is a positive pair.
         sim_weight, var_weight, cov_weight: lambda, mu, nu.
+        invariance: ``"sum"`` or ``"mean"`` over dimensions (see above).
 
     Returns:
         ``(loss, aux)`` with ``aux = {"invariance": s, "variance": v_a + v_b,
         "covariance": c_a + c_b}`` (unweighted terms).
+
+    Collapse: at ``z = const`` the loss is ``2 * var_weight``. With the summed invariance a
+    dimension is worth keeping only if ``sim_weight * 2 * (1 - rho) < 2 * var_weight / dim`` for
+    unit-variance embeddings whose views correlate by ``rho``: with 25/25 and ``dim = 64`` that
+    needs ``rho > 0.984``, so pairs of *different* jets (EMD pairs) collapse the embedding. The
+    mean convention moves the threshold to ``rho > 0`` -- see docs/mack.md.
     """
     _check_pair(z_a, z_b, "vicreg")
-    invariance = jnp.mean(jnp.sum((z_a - z_b) ** 2, axis=-1))
+    if invariance not in ("sum", "mean"):
+        raise ValueError(f"vicreg: invariance must be 'sum' or 'mean'; got {invariance!r}")
+    squared_distance = jnp.mean(jnp.sum((z_a - z_b) ** 2, axis=-1))
+    similarity = squared_distance / z_a.shape[-1] if invariance == "mean" else squared_distance
     variance = _vicreg_variance(z_a) + _vicreg_variance(z_b)
     covariance = _vicreg_covariance(z_a) + _vicreg_covariance(z_b)
-    loss = sim_weight * invariance + var_weight * variance + cov_weight * covariance
-    return loss, {"invariance": invariance, "variance": variance, "covariance": covariance}
+    loss = sim_weight * similarity + var_weight * variance + cov_weight * covariance
+    return loss, {"invariance": similarity, "variance": variance, "covariance": covariance}
 
 
 def _standardise(z: jax.Array) -> jax.Array:

@@ -112,7 +112,7 @@ class CodecRegressionConfig:
 
 def _compare(a: dict[str, Any], b: dict[str, Any]) -> str:
     """``"A ± s vs B ± s"`` and whether the difference exceeds the combined seed spread."""
-    from codec_jax.studies.response_report import format_stat
+    from codec_jax.studies.report import format_stat
 
     text = f"{format_stat(a)} vs {format_stat(b)}"
     spreads = [s for s in (a.get("std"), b.get("std")) if s is not None]

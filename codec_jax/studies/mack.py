@@ -38,7 +38,15 @@ from codec_jax.studies.cached_runs import finetune_and_score, prepare_study_dir,
 from codec_jax.studies.config import study_to_json
 from codec_jax.studies.samples import SamplesConfig, split_samples, study_samples
 
-__all__ = ["PRETRAININGS", "SUPERVISED", "PairingConfig", "MackConfig", "model_names", "run_mack"]
+__all__ = [
+    "PRETRAININGS",
+    "SUPERVISED",
+    "PairingConfig",
+    "MackConfig",
+    "final_variance_term",
+    "model_names",
+    "run_mack",
+]
 
 #: Pretraining variants: name -> (uses EMD pairs, uses augmentations).
 PRETRAININGS: dict[str, tuple[bool, bool]] = {
@@ -195,6 +203,17 @@ def _classifier_config(config: MackConfig, level: str, seed: int, split) -> conf
     return run
 
 
+def final_variance_term(pretrain_dir: Path) -> float | None:
+    """The VICReg variance term ``v(Z_a) + v(Z_b)`` on the validation pairs after the last
+    pretraining epoch (0: every projector dimension has a batch std >= 1; 2: a constant, collapsed
+    embedding), or None when the loss logs no ``val/variance`` (Barlow Twins, NT-Xent)."""
+    from codec_jax.train.loop import METRICS_FILE
+
+    lines = (pretrain_dir / METRICS_FILE).read_text().splitlines()
+    value = json.loads(lines[-1]).get("val/variance") if lines else None
+    return None if value is None else float(value)
+
+
 # --------------------------------------------------------------------------- the study
 def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     """Run the whole study into ``out`` and write its report; returns the metrics dict
@@ -220,6 +239,7 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         return {name: scorer.score(params, items, sample) for name, sample in tests.items()}
 
     runs: dict[str, dict[str, Any]] = {name: {} for name in model_names(config)}
+    health: dict[str, dict[str, float]] = {name: {} for name in config.pretrainings}
     timings: dict[str, float] = {}
     for seed in config.seeds:
         seed_dir = out / f"seed{seed}"
@@ -228,6 +248,9 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
             pretrain_dir = seed_dir / f"pretrain-{pretraining}"
             run = _pretrain_config(config, pretraining, seed, split, pairs.get("path", ""))
             timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
+            variance_term = final_variance_term(pretrain_dir)
+            if variance_term is not None:
+                health[pretraining][str(seed)] = variance_term
             for level in config.finetune_levels:
                 model = f"{pretraining}/{level}"
                 run = _classifier_config(config, level, seed, split)
@@ -255,4 +278,5 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         pairs=pairs,
         timings=timings,
         working_points=config.working_points,
+        pretraining_health={name: values for name, values in health.items() if values},
     )

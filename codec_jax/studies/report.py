@@ -31,6 +31,7 @@ __all__ = [
     "summarize_values",
     "summarize_curves",
     "absolute_change",
+    "format_stat",
     "markdown_table",
     "write_report",
     "json_safe",
@@ -93,10 +94,11 @@ def summarize(runs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> dict[str, 
     return summary
 
 
-def _format(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
-    if not stat or stat["mean"] is None:
+def format_stat(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
+    """``mean ± spread`` (or ``mean``, or ``n/a``) of a :func:`summarize_values` entry."""
+    if not stat or stat.get("mean") is None:
         return "n/a"
-    if stat["std"] is None:
+    if stat.get("std") is None:
         return f"{stat['mean']:.{digits}f}"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
@@ -114,7 +116,7 @@ def markdown_table(summary: Mapping[str, Mapping[str, Any]], working_points: Seq
     ]
     for model, entry in summary.items():
         seeds = entry["auc_nominal"]["n"]
-        cells = [_format(entry.get(key)) for _, key in columns]
+        cells = [format_stat(entry.get(key)) for _, key in columns]
         lines.append(f"| {model} | {seeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -166,6 +168,34 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+#: A final VICReg variance term above this (of at most 2) means a collapsed embedding.
+COLLAPSE_VARIANCE_TERM = 1.5
+
+
+def _health_lines(health: Mapping[str, Mapping[str, float]]) -> list[str]:
+    """Report lines on the final VICReg variance term of each pretraining (collapse check)."""
+    if not health:
+        return []
+    parts, collapsed = [], []
+    for name, per_seed in health.items():
+        stat = summarize_values(list(per_seed.values()))
+        parts.append(f"{name} {format_stat(stat, 2)}")
+        if stat["mean"] is not None and stat["mean"] > COLLAPSE_VARIANCE_TERM:
+            collapsed.append(name)
+    lines = [
+        "",
+        "Pretraining health -- VICReg variance term after the last epoch (0: every projector "
+        "dimension has std >= 1; 2: constant embedding): " + ", ".join(parts) + ".",
+    ]
+    if collapsed:
+        lines.append(
+            f"**Warning:** {', '.join(collapsed)} collapsed (variance term > {COLLAPSE_VARIANCE_TERM}): "
+            "the frozen encoder carries little information, so its robustness is not a sign of a "
+            "good representation. See docs/mack.md (VICReg invariance convention)."
+        )
+    return lines
+
+
 def write_report(
     out: str | os.PathLike,
     *,
@@ -175,8 +205,12 @@ def write_report(
     pairs: Mapping[str, Any],
     timings: Mapping[str, float],
     working_points: Sequence[float],
+    pretraining_health: Mapping[str, Mapping[str, float]] | None = None,
 ) -> dict[str, Any]:
-    """Write ``metrics.json``, ``report.md`` and the PNG plots into ``out``; returns the metrics."""
+    """Write ``metrics.json``, ``report.md`` and the PNG plots into ``out``; returns the metrics.
+
+    ``pretraining_health``: pretraining name -> seed -> final VICReg variance term (see
+    :func:`codec_jax.studies.mack.final_variance_term`); reported with a collapse warning."""
     from codec_jax import plots
     from codec_jax.data.io import atomic_path
 
@@ -191,6 +225,7 @@ def write_report(
             "working_points": list(working_points),
             "runs": runs,
             "summary": summary,
+            "pretraining_variance_term": pretraining_health or {},
         }
     )
     with atomic_path(out / "metrics.json") as tmp:
@@ -238,6 +273,7 @@ def write_report(
             f"Pairs: {int(pairs.get('n_pairs', 0))} positive pairs below C = {pairs.get('cutoff', float('nan')):.1f} GeV "
             f"({pairs.get('strategy')} strategy, {pairs.get('candidates')} candidates per nominal jet)."
         )
+    lines += _health_lines(pretraining_health or {})
     lines += ["", "Plots: " + ", ".join(f"[{name}]({name})" for name in figures), ""]
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text("\n".join(lines))

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax.mass_response import bins_away_from, response_in_bins, response_summary
-from codec_jax.studies.report import summarize_curves, summarize_values
+from codec_jax.studies.report import format_stat, summarize_curves, summarize_values
 
 __all__ = [
     "FIXED",
@@ -34,7 +34,6 @@ __all__ = [
     "SCALARS",
     "response_metrics",
     "summarize_methods",
-    "format_stat",
     "summary_lines",
     "write_response_report",
 ]
@@ -86,15 +85,6 @@ def summarize_methods(runs: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> di
             entry[region]["n_bins"] = per_seed[0][region]["n_bins"]
         summary[method] = entry
     return summary
-
-
-def format_stat(stat: Mapping[str, Any] | None, digits: int = 3) -> str:
-    """``mean ± spread`` (or ``mean``, or ``n/a``) of a :func:`summarize_values` entry."""
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    if stat.get("std") is None:
-        return f"{stat['mean']:.{digits}f}"
-    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
 def summary_lines(metrics: Mapping[str, Any]) -> list[str]:

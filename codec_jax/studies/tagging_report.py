@@ -29,20 +29,12 @@ from typing import Any
 import numpy as np
 
 from codec_jax.studies.evaluation import ROC_GRID
-from codec_jax.studies.report import json_safe, summarize_values
+from codec_jax.studies.report import format_stat, json_safe, summarize_values
 from codec_jax.studies.tagging_metrics import point_name, summarize_tagger_runs
 
 __all__ = ["claims", "markdown_table", "write_tagging_report"]
 
 CONTRASTIVE_FLAT = ("vicreg_flat", "barlow_flat")
-
-
-def _cell(stat: Mapping[str, Any] | None, digits: int) -> str:
-    if not stat or stat.get("mean") is None:
-        return "n/a"
-    if stat.get("std") is None:
-        return f"{stat['mean']:.{digits}f}"
-    return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
 
 def markdown_table(summary: Mapping[str, Mapping[str, Any]], working_points: Sequence[float]) -> str:
@@ -58,7 +50,7 @@ def markdown_table(summary: Mapping[str, Mapping[str, Any]], working_points: Seq
         "|---|---|" + "---|" * len(columns),
     ]
     for model, entry in summary.items():
-        cells = [_cell(entry.get(key), digits) for _, key, digits in columns]
+        cells = [format_stat(entry.get(key), digits) for _, key, digits in columns]
         lines.append(f"| {model} | {entry['auc']['n']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -70,7 +62,7 @@ def _mean(summary: Mapping[str, Any], model: str, key: str) -> float | None:
 def _versus(summary: Mapping[str, Any], a: str, b: str, key: str, digits: int) -> str:
     """``"A (a ± sa) vs B (b ± sb), difference d = n sigma"`` with the spreads over seeds."""
     stat_a, stat_b = summary[a][key], summary[b][key]
-    text = f"{a} {_cell(stat_a, digits)} vs {b} {_cell(stat_b, digits)}"
+    text = f"{a} {format_stat(stat_a, digits)} vs {b} {format_stat(stat_b, digits)}"
     spreads = [stat.get("std") for stat in (stat_a, stat_b)]
     if None not in spreads and stat_a["mean"] is not None and stat_b["mean"] is not None:
         combined = math.hypot(*spreads)
@@ -304,7 +296,7 @@ def write_tagging_report(
         "",
         "## Training time per seed [s]",
         "",
-        ", ".join(f"{m} {_cell(stat, 0)}" for m, stat in per_model_seconds.items()) + ".",
+        ", ".join(f"{m} {format_stat(stat, 0)}" for m, stat in per_model_seconds.items()) + ".",
         "",
         "Plots: " + ", ".join(f"[{name}]({name})" for name in figures),
         "",
