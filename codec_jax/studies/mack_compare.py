@@ -27,7 +27,13 @@ import numpy as np
 from codec_jax.errors import CodecJaxError
 from codec_jax.studies.evaluation import metric_name
 from codec_jax.studies.mack import SUPERVISED
-from codec_jax.studies.report import absolute_change, format_stat, json_safe, summarize_values
+from codec_jax.studies.report import (
+    absolute_change,
+    format_stat,
+    json_safe,
+    ratios_to_supervised,
+    summarize_values,
+)
 
 __all__ = ["DEFAULT_MODELS", "load_variant", "variance_histories", "compare_mack_runs"]
 
@@ -63,19 +69,17 @@ def _variant_rows(metrics: Mapping[str, Any], models: Sequence[str]) -> dict[str
     point = metrics["working_points"][0]
     key = metric_name("qcd", point)
     summary = metrics["summary"]
-    reference = absolute_change(summary[SUPERVISED], key)["mean"] if SUPERVISED in summary else None
+    ratios = ratios_to_supervised(summary, key)
     rows = {}
     for model in models:
         if model not in summary:
             continue
         entry = summary[model]
-        size = absolute_change(entry, key)
-        ratio = None if not reference or size["mean"] is None else size["mean"] / reference
         rows[model] = {
             "auc_nominal": entry["auc_nominal"],
             "change": entry[key],
-            "abs_change": size,
-            "ratio_to_supervised": ratio,
+            "abs_change": absolute_change(entry, key),
+            "ratio_to_supervised": ratios.get(model),
             "stat": entry.get(key + "_stat", {}).get("mean"),
         }
     return rows

@@ -31,6 +31,7 @@ __all__ = [
     "summarize_values",
     "summarize_curves",
     "absolute_change",
+    "ratios_to_supervised",
     "format_stat",
     "markdown_table",
     "write_report",
@@ -127,23 +128,36 @@ def absolute_change(entry: Mapping[str, Any], key: str) -> dict[str, Any]:
     return summarize_values([None if v is None else abs(v) for v in entry[key]["values"]])
 
 
+def ratios_to_supervised(summary: Mapping[str, Mapping[str, Any]], key: str) -> dict[str, float | None]:
+    """Per model, the mean over seeds of ``|metric key|`` divided by the supervised model's (MACK's
+    robustness ratio; ``None`` where undefined). Empty without a supervised model or when its
+    mean change is zero or undefined."""
+    reference = absolute_change(summary[SUPERVISED], key)["mean"] if SUPERVISED in summary else None
+    if not reference:
+        return {}
+    ratios = {}
+    for model, entry in summary.items():
+        value = absolute_change(entry, key)["mean"]
+        ratios[model] = None if value is None else value / reference
+    return ratios
+
+
 def _claim_lines(summary: Mapping[str, Mapping[str, Any]], working_points: Sequence[float]) -> list[str]:
     """Mean |delta eps_QCD / eps_QCD| at the first working point relative to the supervised model."""
-    if SUPERVISED not in summary or not working_points:
+    if not working_points:
         return []
     key = metric_name("qcd", working_points[0])
-    reference = absolute_change(summary[SUPERVISED], key)["mean"]
-    if reference is None or reference == 0:
+    ratios = ratios_to_supervised(summary, key)
+    if not ratios:
         return []
     lines = [
         f"Mean over seeds of |Δε_QCD/ε_QCD| at ε_Z' = {working_points[0]:g}, relative to the supervised "
         "model (MACK's claim: about 0.5 for a frozen MACK encoder; fine-tuning moves it towards 1):",
         "",
     ]
-    for model, entry in summary.items():
-        value = absolute_change(entry, key)["mean"]
-        if model != SUPERVISED and value is not None:
-            lines.append(f"- {model}: {value / reference:.2f}")
+    for model, ratio in ratios.items():
+        if model != SUPERVISED and ratio is not None:
+            lines.append(f"- {model}: {ratio:.2f}")
     stat = summary[SUPERVISED].get(key + "_stat", {}).get("mean")
     if stat is not None:
         lines += [
