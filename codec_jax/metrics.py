@@ -1,5 +1,6 @@
 """Evaluation metrics for taggers: ROC, AUC, background rejection, mass sculpting (1/JSD),
-MACK fractional efficiency changes, efficiency versus mass and latent-mass correlations.
+MACK fractional efficiency changes, efficiency versus mass, latent-mass correlations and the
+effective dimension of a representation.
 
 Conventions (the same in every function):
 
@@ -41,6 +42,7 @@ __all__ = [
     "inverse_jsd_floor",
     "jsd",
     "latent_mass_correlation",
+    "participation_ratio",
     "roc_auc",
     "roc_curve",
     "threshold_at_efficiency",
@@ -564,3 +566,18 @@ def latent_mass_correlation(
                 0.0,
             )
     return LatentMassCorrelation(pearson=pearson, distance=distance)
+
+
+# --------------------------------------------------------------------------- representations
+def participation_ratio(embeddings: object) -> float:
+    """Effective number of dimensions of ``embeddings [n, d]``: ``(sum_i l_i)^2 / sum_i l_i^2`` over
+    the eigenvalues ``l_i`` of their covariance matrix -- ``d`` for an isotropic cloud, 1 when all
+    variance lies along one direction; ``nan`` for a constant embedding (no variance at all)."""
+    z = np.asarray(embeddings, dtype=np.float64)
+    if z.ndim != 2 or z.shape[0] < 2 or z.shape[1] < 1:
+        raise DataError(f"embeddings: expected shape [n >= 2, d >= 1], got {z.shape}")
+    if not np.all(np.isfinite(z)):
+        raise DataError("embeddings: contains NaN or inf")
+    eigenvalues = np.clip(np.linalg.eigvalsh(np.atleast_2d(np.cov(z, rowvar=False))), 0.0, None)
+    squares = float(np.sum(eigenvalues**2))
+    return float(np.sum(eigenvalues) ** 2 / squares) if squares > 0 else float("nan")

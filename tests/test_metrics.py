@@ -321,3 +321,21 @@ def test_invalid_inputs_raise_data_errors_naming_the_argument():
         metrics.fractional_efficiency_change(scores, labels, scores, labels, fixed="both")
     with pytest.raises(DataError, match="'latent' must be"):
         metrics.latent_mass_correlation(np.ones(3), np.ones(3))
+
+
+def test_participation_ratio_closed_forms():
+    from codec_jax.metrics import participation_ratio
+
+    rng = np.random.default_rng(5)
+    variances = np.array([4.0, 1.0, 1.0, 0.25])
+    z = rng.standard_normal((200_000, 4)) * np.sqrt(variances)
+    rotation = np.linalg.qr(rng.standard_normal((4, 4)))[0]  # invariant under rotations
+    expected = variances.sum() ** 2 / np.sum(variances**2)
+    assert participation_ratio(z @ rotation) == pytest.approx(expected, rel=0.02)
+    isotropic_in_3_of_8 = np.concatenate([rng.standard_normal((50_000, 3)), np.zeros((50_000, 5))], axis=1)
+    assert participation_ratio(isotropic_in_3_of_8) == pytest.approx(3.0, rel=0.02)
+    line = np.outer(rng.standard_normal(1000), rng.standard_normal(6))  # rank one
+    assert participation_ratio(line) == pytest.approx(1.0, rel=1e-6)
+    assert np.isnan(participation_ratio(np.ones((10, 4))))
+    with pytest.raises(DataError, match="embeddings"):
+        participation_ratio(np.zeros(5))

@@ -108,12 +108,16 @@ def test_metrics_per_model_and_seed(smoke):
                 assert key in run and (run[key] is None or np.isfinite(run[key]))
         assert metrics["summary"][model]["auc_nominal"]["n"] == len(config.seeds)
     assert metrics["pairs"]["n_pairs"] > 0
-    # The collapse check reports each pretraining's last val/variance, per seed.
+    # The collapse check reports each pretraining's last val/variance and representation spread.
     for pretraining in config.pretrainings:
         rows = (out / "seed0" / f"pretrain-{pretraining}" / "metrics.jsonl").read_text().splitlines()
         last = json.loads(rows[-1])["val/variance"]
-        assert metrics["pretraining_variance_term"][pretraining]["0"] == pytest.approx(last)
-        assert 0.0 <= last <= 2.0
+        health = metrics["pretraining_health"][pretraining]["0"]
+        assert health["variance_term"] == pytest.approx(last) and 0.0 <= last <= 2.0
+        dims = config.pretrain.model.encoder_kwargs["output_dim"]
+        assert 1.0 <= health["encoder_participation_ratio"] <= dims
+        assert 1.0 <= health["projector_participation_ratio"] <= config.pretrain.model.projector_dims[-1]
+        assert health["projector_median_std"] > 0.0
 
 
 def _mann_whitney_auc(scores: np.ndarray, labels: np.ndarray) -> float:
@@ -275,9 +279,12 @@ def test_compare_mack_runs_tabulates_each_variant(smoke, tmp_path):
         if sizes and reference and np.mean(reference) > 0:
             assert frozen["ratio_to_supervised"] == pytest.approx(np.mean(sizes) / np.mean(reference))
         assert variant["final_variance_term"]["mean"] == pytest.approx(
-            metrics["pretraining_variance_term"]["emd_pairs"]["0"]
+            metrics["pretraining_health"]["emd_pairs"]["0"]["variance_term"]
         )
         assert variant["n_pairs"] == metrics["pairs"]["n_pairs"]
+        assert variant["encoder_participation_ratio"]["mean"] == pytest.approx(
+            metrics["pretraining_health"]["emd_pairs"]["0"]["encoder_participation_ratio"]
+        )
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert table.count("| emd_pairs/frozen |") == 2 and "| b |" in table
     for name in ("variance_term_history.png", "auc_vs_robustness.png"):

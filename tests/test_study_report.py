@@ -157,7 +157,13 @@ def test_write_report_from_synthetic_metrics(tmp_path):
         pairs={"n_pairs": 5.0, "cutoff": 12.0, "strategy": "random", "candidates": 11},
         timings={"seed0/supervised": 1.0},
         working_points=(0.5,),
-        pretraining_health={"emd_pairs": {"0": 1.96, "1": 1.98, "2": 1.97}, "aug_only": {"0": 0.2}},
+        pretraining_health={
+            "emd_pairs": {
+                seed: {"variance_term": v, "encoder_participation_ratio": 1.0 + float(seed)}
+                for seed, v in (("0", 1.96), ("1", 1.98), ("2", 1.97))
+            },
+            "aug_only": {"0": {"variance_term": 0.2, "projector_median_std": 0.9}},
+        },
     )
     stored = json.loads((tmp_path / "metrics.json").read_text())
     assert stored["summary"]["supervised"][metric_name("qcd", 0.5)]["n"] == 2
@@ -174,8 +180,10 @@ def test_write_report_from_synthetic_metrics(tmp_path):
     assert f"- aug_only/full: {mean_abs('aug_only/full') / mean_abs('supervised'):.2f}" in report
     assert "| emd_pairs/frozen | 3 |" in report and "5 positive pairs below C = 12.0 GeV" in report
     # Collapse check: emd_pairs (mean 1.97 of at most 2) is flagged, aug_only (0.2) is not.
-    assert stored["pretraining_variance_term"]["emd_pairs"]["1"] == 1.98
-    assert "emd_pairs 1.97 ± 0.01, aug_only 0.20" in report
+    assert stored["pretraining_health"]["emd_pairs"]["1"]["variance_term"] == 1.98
+    # columns: variance term, projector median std, projector PR, encoder PR (mean ± spread)
+    assert "| emd_pairs | 1.97 ± 0.01 | n/a | n/a | 2.0 ± 1.0 |" in report
+    assert "| aug_only | 0.20 | 0.90 | n/a | n/a |" in report
     warning = next(line for line in report.splitlines() if line.startswith("**Warning:**"))
     assert "emd_pairs collapsed" in warning and "aug_only" not in warning
     for name in (

@@ -56,17 +56,9 @@ class ClassifierScorer:
         self._apply: dict[str, Any] = {}
 
     def _apply_fn(self, model_config: dict, method: str = "classify") -> Any:
-        from codec_jax.models import build_model
-
         key = json.dumps({"model": model_config, "method": method}, sort_keys=True)
         if key not in self._apply:
-            model = build_model(
-                model_config["encoder"],
-                encoder_kwargs=model_config["encoder_kwargs"],
-                projector_dims=model_config["projector_dims"],
-                head_dims=model_config["head_dims"],
-                n_outputs=model_config["n_outputs"],
-            )
+            model = _build(model_config)
             self._apply[key] = jax.jit(
                 lambda params, x, mask: model.apply({"params": params}, x, mask, method=method)
             )
@@ -74,20 +66,8 @@ class ClassifierScorer:
 
     def _outputs(self, params: Any, items: dict[str, dict], sample: JetSample, method: str) -> np.ndarray:
         """``[n_jets, k]`` float64 outputs of the model's ``method`` on ``sample``."""
-        from codec_jax.data.pipeline import Standardizer, model_inputs
-
-        config = items["config"]
-        data = config["data"]
-        arrays, _ = model_inputs(
-            sample,
-            inputs=data["inputs"],
-            max_particles=data["max_particles"],
-            jet_features=data["jet_features"],
-        )
-        standardizer = Standardizer.from_json(items["normalisation"])
-        x = standardizer.apply(arrays["x"], arrays.get("mask"))
-        mask = arrays.get("mask")
-        apply = self._apply_fn(config["model"], method)
+        x, mask = _standardised_inputs(items, sample)
+        apply = self._apply_fn(items["config"]["model"], method)
         outputs = []
         for start in range(0, len(x), self.batch_size):
             batch_x = x[start : start + self.batch_size]
@@ -115,6 +95,53 @@ class ClassifierScorer:
         """The encoder's representation ``[n_jets, d_repr]`` (float64) of ``sample`` (for a CoDec
         contrastive model, its latent space); arguments as in :meth:`score`."""
         return self._outputs(params, items, sample, "embed")
+
+    def pretrained_spread(self, run_dir: str | os.PathLike, sample: JetSample) -> dict[str, float]:
+        """How much of ``sample`` a *pretraining* run's encoder and projector keep: the
+        participation ratio (:func:`codec_jax.metrics.participation_ratio`) of the encoder output
+        and of the projector output, and the median over projector dimensions of their standard
+        deviation (VICReg pushes it to >= 1; ~0 is a collapsed embedding)."""
+        from codec_jax.checkpoint import restore_encoder
+
+        items = read_run_items(run_dir)
+        x, mask = _standardised_inputs(items, sample[:1])
+        params = _build(items["config"]["model"]).init(jax.random.PRNGKey(0), x, mask)["params"]
+        for subtree in ("encoder", "projector"):
+            params, _ = restore_encoder(run_dir, params, subtree=subtree)
+        representation = self._outputs(params, items, sample, "embed")
+        projection = self._outputs(params, items, sample, "project")
+        return {
+            "encoder_participation_ratio": metrics.participation_ratio(representation),
+            "projector_participation_ratio": metrics.participation_ratio(projection),
+            "projector_median_std": float(np.median(projection.std(axis=0))),
+        }
+
+
+def _standardised_inputs(items: dict[str, dict], sample: JetSample) -> tuple[np.ndarray, np.ndarray | None]:
+    """The network inputs of ``sample`` as a stored run saw them: ``x`` (``[n, particles,
+    features]`` or ``[n, jet_features]``) standardised with the run's statistics, and the particle
+    ``mask [n, particles]`` (``None`` for jet-level inputs)."""
+    from codec_jax.data.pipeline import Standardizer, model_inputs
+
+    data = items["config"]["data"]
+    arrays, _ = model_inputs(
+        sample, inputs=data["inputs"], max_particles=data["max_particles"], jet_features=data["jet_features"]
+    )
+    mask = arrays.get("mask")
+    return Standardizer.from_json(items["normalisation"]).apply(arrays["x"], mask), mask
+
+
+def _build(model_config: dict) -> Any:
+    """The :class:`~codec_jax.models.JetModel` of a stored run config's ``model`` section."""
+    from codec_jax.models import build_model
+
+    return build_model(
+        model_config["encoder"],
+        encoder_kwargs=model_config["encoder_kwargs"],
+        projector_dims=model_config["projector_dims"],
+        head_dims=model_config["head_dims"],
+        n_outputs=model_config["n_outputs"],
+    )
 
 
 def metric_name(kind: str, efficiency: float) -> str:

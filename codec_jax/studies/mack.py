@@ -239,7 +239,7 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         return {name: scorer.score(params, items, sample) for name, sample in tests.items()}
 
     runs: dict[str, dict[str, Any]] = {name: {} for name in model_names(config)}
-    health: dict[str, dict[str, float]] = {name: {} for name in config.pretrainings}
+    health: dict[str, dict[str, dict[str, float | None]]] = {name: {} for name in config.pretrainings}
     timings: dict[str, float] = {}
     for seed in config.seeds:
         seed_dir = out / f"seed{seed}"
@@ -248,9 +248,10 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
             pretrain_dir = seed_dir / f"pretrain-{pretraining}"
             run = _pretrain_config(config, pretraining, seed, split, pairs.get("path", ""))
             timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
-            variance_term = final_variance_term(pretrain_dir)
-            if variance_term is not None:
-                health[pretraining][str(seed)] = variance_term
+            health[pretraining][str(seed)] = {
+                "variance_term": final_variance_term(pretrain_dir),
+                **scorer.pretrained_spread(pretrain_dir, tests["nominal"]),
+            }
             for level in config.finetune_levels:
                 model = f"{pretraining}/{level}"
                 run = _classifier_config(config, level, seed, split)

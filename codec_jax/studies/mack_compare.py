@@ -7,8 +7,9 @@ reads several of them, labelled by what was changed (``{"default": "runs/mack",
 
 * ``comparison.md`` -- per variant and model: nominal AUC, delta eps_QCD / eps_QCD at the first
   working point (mean +- spread over seeds), the mean |delta eps_QCD / eps_QCD| relative to the
-  variant's own supervised model, the single-seed statistical uncertainty, and the final VICReg
-  variance term of the pretraining (collapse check, 0 = healthy, 2 = constant embedding);
+  variant's own supervised model, the single-seed statistical uncertainty, the final VICReg
+  variance term of the pretraining (collapse check, 0 = healthy, 2 = constant embedding) and the
+  participation ratio of its encoder (when the study recorded it);
 * ``comparison.json`` -- the same numbers;
 * ``variance_term_history.png`` and ``auc_vs_robustness.png``
   (:mod:`codec_jax.mack_compare_plots`).
@@ -113,6 +114,12 @@ def compare_mack_runs(
             "n_pairs": metrics.get("pairs", {}).get("n_pairs"),
             "cutoff": metrics.get("pairs", {}).get("cutoff"),
             "final_variance_term": summarize_values(list(final)),
+            "encoder_participation_ratio": summarize_values(
+                [
+                    entry.get("encoder_participation_ratio")
+                    for entry in metrics.get("pretraining_health", {}).get(pretraining, {}).values()
+                ]
+            ),
             "models": _variant_rows(metrics, models),
         }
     result = json_safe(result)
@@ -126,10 +133,12 @@ def compare_mack_runs(
         f"Δε_QCD/ε_QCD at ε_Z' = {point:g}, mean ± spread over seeds; ratio = mean |Δε_QCD/ε_QCD| "
         "over the same variant's supervised model; stat = binomial uncertainty of one seed; "
         f"variance term = VICReg variance term of the `{pretraining}` pretraining after the last "
-        "epoch (0: every projector dimension has std >= 1, 2: constant embedding).",
+        "epoch (0: every projector dimension has std >= 1, 2: constant embedding); encoder PR = "
+        "participation ratio (effective dimensions) of the pretrained encoder on the nominal test jets "
+        "(n/a for studies run before it was recorded).",
         "",
-        "| variant | pairs | C [GeV] | variance term | model | AUC nominal | Δε_QCD/ε_QCD | ratio | stat |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| variant | pairs | C [GeV] | variance term | encoder PR | model | AUC nominal | Δε_QCD/ε_QCD | ratio | stat |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for label, variant in result["variants"].items():
         pairs = "n/a" if variant["n_pairs"] is None else f"{int(variant['n_pairs']):,}"
@@ -138,7 +147,8 @@ def compare_mack_runs(
             ratio = "n/a" if row["ratio_to_supervised"] is None else f"{row['ratio_to_supervised']:.2f}"
             stat = "n/a" if row["stat"] is None else f"±{row['stat']:.3f}"
             lines.append(
-                f"| {label} | {pairs} | {cutoff} | {format_stat(variant['final_variance_term'], 2)} | {model} | "
+                f"| {label} | {pairs} | {cutoff} | {format_stat(variant['final_variance_term'], 2)} | "
+                f"{format_stat(variant['encoder_participation_ratio'], 1)} | {model} | "
                 f"{format_stat(row['auc_nominal'])} | {format_stat(row['change'])} | {ratio} | {stat} |"
             )
     figures = [

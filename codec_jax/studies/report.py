@@ -186,26 +186,46 @@ def json_safe(value: Any) -> Any:
 COLLAPSE_VARIANCE_TERM = 1.5
 
 
-def _health_lines(health: Mapping[str, Mapping[str, float]]) -> list[str]:
-    """Report lines on the final VICReg variance term of each pretraining (collapse check)."""
+#: The per-seed diagnostics of a pretraining reported by :func:`_health_lines` (title, digits).
+HEALTH_COLUMNS = {
+    "variance_term": (
+        "VICReg variance term, last epoch, validation pairs (0: every projector dimension has std >= 1; 2: constant)",
+        2,
+    ),
+    "projector_median_std": ("median std of the projector dimensions", 2),
+    "projector_participation_ratio": ("projector participation ratio", 1),
+    "encoder_participation_ratio": ("encoder participation ratio (effective dimensions)", 1),
+}
+
+
+def _health_lines(health: Mapping[str, Mapping[str, Mapping[str, float | None]]]) -> list[str]:
+    """The pretraining health table (per pretraining, mean ± spread over seeds of each
+    :data:`HEALTH_COLUMNS` entry) and a warning for every collapsed pretraining."""
     if not health:
         return []
-    parts, collapsed = [], []
-    for name, per_seed in health.items():
-        stat = summarize_values(list(per_seed.values()))
-        parts.append(f"{name} {format_stat(stat, 2)}")
-        if stat["mean"] is not None and stat["mean"] > COLLAPSE_VARIANCE_TERM:
-            collapsed.append(name)
     lines = [
         "",
-        "Pretraining health -- VICReg variance term after the last epoch (0: every projector "
-        "dimension has std >= 1; 2: constant embedding): " + ", ".join(parts) + ".",
+        "Pretraining health (spreads and participation ratios on the nominal test jets; a collapsed "
+        "embedding makes a frozen encoder look robust because it passes on almost nothing):",
+        "",
+        "| pretraining | " + " | ".join(title for title, _ in HEALTH_COLUMNS.values()) + " |",
+        "|---|" + "---|" * len(HEALTH_COLUMNS),
     ]
+    collapsed = []
+    for name, per_seed in health.items():
+        stats = {
+            key: summarize_values([entry.get(key) for entry in per_seed.values()]) for key in HEALTH_COLUMNS
+        }
+        cells = [format_stat(stats[key], digits) for key, (_, digits) in HEALTH_COLUMNS.items()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        variance = stats["variance_term"]["mean"]
+        if variance is not None and variance > COLLAPSE_VARIANCE_TERM:
+            collapsed.append(name)
     if collapsed:
         lines.append(
             f"**Warning:** {', '.join(collapsed)} collapsed (variance term > {COLLAPSE_VARIANCE_TERM}): "
             "the frozen encoder carries little information, so its robustness is not a sign of a "
-            "good representation. See docs/mack.md (VICReg invariance convention)."
+            "good representation. See docs/mack.md, 'Why the invariance is averaged'."
         )
     return lines
 
@@ -219,12 +239,15 @@ def write_report(
     pairs: Mapping[str, Any],
     timings: Mapping[str, float],
     working_points: Sequence[float],
-    pretraining_health: Mapping[str, Mapping[str, float]] | None = None,
+    pretraining_health: Mapping[str, Mapping[str, Mapping[str, float | None]]] | None = None,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``report.md`` and the PNG plots into ``out``; returns the metrics.
 
-    ``pretraining_health``: pretraining name -> seed -> final VICReg variance term (see
-    :func:`codec_jax.studies.mack.final_variance_term`); reported with a collapse warning."""
+    ``pretraining_health``: pretraining name -> seed -> diagnostics (keys of
+    :data:`HEALTH_COLUMNS`: the final VICReg variance term of
+    :func:`codec_jax.studies.mack.final_variance_term` and the representation spread of
+    :meth:`~codec_jax.studies.evaluation.ClassifierScorer.pretrained_spread`); reported as a table
+    with a collapse warning."""
     from codec_jax import plots
     from codec_jax.data.io import atomic_path
 
@@ -239,7 +262,7 @@ def write_report(
             "working_points": list(working_points),
             "runs": runs,
             "summary": summary,
-            "pretraining_variance_term": pretraining_health or {},
+            "pretraining_health": pretraining_health or {},
         }
     )
     with atomic_path(out / "metrics.json") as tmp:
