@@ -15,14 +15,16 @@ codec_jax/config.py; see docs/mack.md):
 * pairing: 11 random candidates per nominal QCD jet, exact EMD (R = 1, beta = 1, GeV), keep the
   20% smallest (``pairing.cutoff=C`` in GeV instead); background only (``include_signal``).
 * pretrain: the MACK Interaction Network featurizer (edge 64-32-32, node 64-32-32,
-  dense 128-128-64 -> 64) with a 64-64 projector; VICReg 25/25/1.
+  dense 128-128-64 -> 64) with a 64-64 projector; VICReg 25/25/1 with the invariance averaged over
+  the 64 dimensions (MACK's script sums it, which collapses the embedding on EMD pairs: see
+  docs/mack.md; ``--set pretrain.loss.kwargs.invariance=sum`` restores it).
 * classifier: head 64-32-1 with BCE on the nominal sample, fine-tuning levels frozen / epochs:1 /
   full, and a supervised baseline of the same architecture.
 
-Default size (estimated at about an hour on this project's 2-core CPU machine for 3 seeds, from a
-measured 1,000-jet run, plus ~20 min to generate the 32,000 jets once): 8,000 jets per sample,
-8 pretraining and 5 classifier epochs; 2,000 test jets per class and sample, which gives a binomial
-uncertainty of about +-0.07 on delta eps_QCD / eps_QCD at 50% Z' efficiency per seed.
+Default size (timed: about 40 min for 3 seeds on this project's idle 2-core CPU machine, plus
+~20 min to generate the 32,000 jets once): 8,000 jets per sample split 45/15/40% (3,200 test jets
+per class and sample: a binomial uncertainty of about +-0.05-0.1 on delta eps_QCD / eps_QCD at 50%
+Z' efficiency per seed), 8 pretraining and 4 classifier epochs.
 Preset ``smoke``: 200 jets per sample, a small Deep Sets encoder, 6 epochs, 1 seed (checks the
 pipeline; its numbers mean nothing). Preset ``demo`` (part of ``make demo``): 1,500 jets per
 sample, a Deep Sets encoder, EMD-pair and augmentation-only pretraining, frozen and full

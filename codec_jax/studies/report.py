@@ -222,6 +222,7 @@ def _health_lines(health: Mapping[str, Mapping[str, Mapping[str, float | None]]]
         if variance is not None and variance > COLLAPSE_VARIANCE_TERM:
             collapsed.append(name)
     if collapsed:
+        lines.append("")
         lines.append(
             f"**Warning:** {', '.join(collapsed)} collapsed (variance term > {COLLAPSE_VARIANCE_TERM}): "
             "the frozen encoder carries little information, so its robustness is not a sign of a "
