@@ -44,6 +44,7 @@ __all__ = [
     "PairingConfig",
     "MackConfig",
     "final_variance_term",
+    "variance_term_history",
     "model_names",
     "run_mack",
 ]
@@ -203,15 +204,19 @@ def _classifier_config(config: MackConfig, level: str, seed: int, split) -> conf
     return run
 
 
-def final_variance_term(pretrain_dir: Path) -> float | None:
-    """The VICReg variance term ``v(Z_a) + v(Z_b)`` on the validation pairs after the last
-    pretraining epoch (0: every projector dimension has a batch std >= 1; 2: a constant, collapsed
-    embedding), or None when the loss logs no ``val/variance`` (Barlow Twins, NT-Xent)."""
-    from codec_jax.train.loop import METRICS_FILE
+def variance_term_history(pretrain_dir: str | os.PathLike) -> list[float | None]:
+    """Per pretraining epoch, the VICReg variance term ``v(Z_a) + v(Z_b)`` on the validation pairs
+    (0: every projector dimension has a batch std >= 1; 2: a constant, collapsed embedding);
+    ``None`` for epochs that log no ``val/variance`` (Barlow Twins, NT-Xent)."""
+    from codec_jax.train.loop import METRICS_FILE, read_metrics
 
-    lines = (pretrain_dir / METRICS_FILE).read_text().splitlines()
-    value = json.loads(lines[-1]).get("val/variance") if lines else None
-    return None if value is None else float(value)
+    return [epoch.get("val/variance") for epoch in read_metrics(Path(pretrain_dir) / METRICS_FILE)]
+
+
+def final_variance_term(pretrain_dir: str | os.PathLike) -> float | None:
+    """The :func:`variance_term_history` entry of the last epoch (None if there is none)."""
+    history = variance_term_history(pretrain_dir)
+    return history[-1] if history else None
 
 
 # --------------------------------------------------------------------------- the study
@@ -279,5 +284,5 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         pairs=pairs,
         timings=timings,
         working_points=config.working_points,
-        pretraining_health={name: values for name, values in health.items() if values},
+        pretraining_health=health,
     )

@@ -27,7 +27,7 @@ import numpy as np
 
 from codec_jax.errors import CodecJaxError
 from codec_jax.studies.evaluation import metric_name
-from codec_jax.studies.mack import SUPERVISED
+from codec_jax.studies.mack import SUPERVISED, variance_term_history
 from codec_jax.studies.report import (
     absolute_change,
     format_stat,
@@ -56,10 +56,10 @@ def load_variant(run_dir: str | os.PathLike) -> dict[str, Any]:
 def variance_histories(run_dir: str | os.PathLike, pretraining: str = "emd_pairs") -> np.ndarray:
     """``[seeds, epochs]`` validation VICReg variance term per epoch of ``pretraining``
     (seeds with fewer epochs are padded with NaN); ``[0, 0]`` if none was logged."""
-    rows = []
-    for path in sorted(Path(run_dir).glob(f"seed*/pretrain-{pretraining}/metrics.jsonl")):
-        epochs = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-        rows.append([epoch.get("val/variance", np.nan) for epoch in epochs])
+    rows = [
+        [np.nan if value is None else value for value in variance_term_history(directory)]
+        for directory in sorted(Path(run_dir).glob(f"seed*/pretrain-{pretraining}"))
+    ]
     if not rows:
         return np.zeros((0, 0))
     width = max(len(row) for row in rows)

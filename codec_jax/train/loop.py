@@ -79,12 +79,20 @@ def _mean_metrics(per_step: list[dict[str, jax.Array]], prefix: str) -> tuple[di
     return means, losses
 
 
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The per-epoch entries of a ``metrics.jsonl`` file (a run directory's :data:`METRICS_FILE`),
+    in order; ``[]`` if the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def _rewrite_metrics(path: Path, up_to_epoch: int) -> list[dict]:
     """Keep the lines of epochs <= ``up_to_epoch`` (after a resume); atomic rewrite."""
     if not path.exists():
         return []
-    kept = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    kept = [entry for entry in kept if entry["epoch"] <= up_to_epoch]
+    kept = [entry for entry in read_metrics(path) if entry["epoch"] <= up_to_epoch]
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
     os.replace(tmp, path)
