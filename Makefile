@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test bench lint format clean install
+.PHONY: demo test test-fast bench lint format clean install
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+
+# The edit loop: everything but the end-to-end study runs and Pythia generation (under 2 minutes).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow and not generate" tests
 
 # The PyTorch reference of benchmarks/train_step.py needs torch (CPU build 2.13.0).
 bench: $(STAMP)

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import jax  # noqa: E402
 
+from codec_jax.data.synthetic import make_jets, perturb_jets  # noqa: E402
 from codec_jax.emd import exact_emd, sinkhorn_emd_with_bounds  # noqa: E402
-from tests.synthetic_jets import make_jets, perturb_jets  # noqa: E402
 
 
 def _timed(function, *args, repeat: int = 1, **kwargs):

@@ -22,9 +22,9 @@ import scipy.stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from codec_jax.baselines.ddt import build_ddt_map  # noqa: E402
 from codec_jax.data.flat import flatten  # noqa: E402
 from codec_jax.data.massfit import fit_crystal_ball  # noqa: E402
-from codec_jax.ddt import build_ddt_map  # noqa: E402
 from codec_jax.jets import ABSOLUTE_FEATURES, JetSample  # noqa: E402
 
 

@@ -217,8 +217,8 @@ def _add_ddt(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_ddt(args: argparse.Namespace) -> None:
+    from codec_jax.baselines.ddt import build_ddt_map
     from codec_jax.data.io import read_root
-    from codec_jax.ddt import build_ddt_map
 
     ddt_map = build_ddt_map(
         read_root(args.background),
@@ -231,7 +231,7 @@ def _run_ddt(args: argparse.Namespace) -> None:
     )
     print(f"wrote {ddt_map.save(args.out)}")
     if args.plot:
-        from codec_jax.plots import plot_ddt_map
+        from codec_jax.baselines.plots import plot_ddt_map
 
         print(f"wrote {plot_ddt_map(ddt_map, args.plot)}")
 
@@ -356,7 +356,7 @@ def _run_pair(args: argparse.Namespace) -> None:
 
     from codec_jax.data.io import read_jetnet, read_root
     from codec_jax.pairing import find_pairs, save_pairs
-    from codec_jax.pairing_plots import plot_pair_emd
+    from codec_jax.pairing.plots import plot_pair_emd
 
     def read(path: str):
         if Path(path).suffix in (".h5", ".hdf5"):
@@ -407,11 +407,46 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> None:
-    from codec_jax.studies import apply_study_overrides, load_study_config, run_study
+    from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_digest
 
     config = apply_study_overrides(load_study_config(args.config, args.preset), args.overrides)
-    run_study(config, args.out)
+    metrics = run_study(config, args.out)
+    print("\n".join(study_digest(config, metrics)))
     print(f"report: {args.out}/report.md (metrics.json, plots and config.json next to it)")
+
+
+# --------------------------------------------------------------------------- compare (MACK variants)
+def _add_compare(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="put finished MACK study directories side by side (table, JSON, two plots)",
+        description="Compare finished MACK study directories (one changed setting each): writes "
+        "OUT/comparison.md, OUT/comparison.json, OUT/variance_term_history.png and "
+        "OUT/auc_vs_robustness.png.",
+    )
+    parser.add_argument("variants", nargs="+", metavar="LABEL=DIR", help="a label and a MACK study directory")
+    parser.add_argument(
+        "--pretraining",
+        default="emd_pairs",
+        help="pretraining whose models are compared (default: emd_pairs)",
+    )
+    parser.add_argument("--out", required=True, help="directory for the comparison")
+    parser.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> None:
+    from codec_jax.errors import ConfigError
+    from codec_jax.studies.mack.compare import compare_mack_runs
+
+    variants = {}
+    for item in args.variants:
+        label, separator, path = item.partition("=")
+        if not separator or not label or not path:
+            raise ConfigError(f"expected LABEL=DIR, got {item!r}")
+        variants[label] = path
+    models = (f"{args.pretraining}/frozen", f"{args.pretraining}/full", "supervised")
+    compare_mack_runs(variants, args.out, models=models, pretraining=args.pretraining)
+    print(f"comparison: {args.out}/comparison.md")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -424,6 +459,7 @@ _SUBCOMMANDS = (
     _add_finetune,
     _add_pair,
     _add_run,
+    _add_compare,
 )
 
 
@@ -449,7 +485,7 @@ def _error_line(error: BaseException) -> str:
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     if isinstance(error, OSError):
-        from codec_jax.data.io import describe_os_error
+        from codec_jax.files import describe_os_error
 
         return describe_os_error(error)
     return " ".join(str(error).split()) or type(error).__name__

@@ -16,7 +16,7 @@ from ``true/false/1/0/yes/no/on/off``; tuples from comma-separated lists (or JSO
 from JSON objects, or one entry at a time via ``section.field.key=value`` (:func:`set_entry`: the
 value is parsed as JSON, else kept as a string); ``X | None`` from ``none``/``null`` or an ``X``.
 Unknown sections, fields or malformed values raise :class:`ConfigError` naming the key. The study
-configs (:mod:`codec_jax.studies.config`) parse their overrides with the same functions.
+configs (:mod:`codec_jax.studies.common.config`) parse their overrides with the same functions.
 """
 
 from __future__ import annotations

@@ -29,7 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jax
+
 from codec_jax.errors import ConfigError
+from codec_jax.files import atomic_path
+from codec_jax.studies import load_study_config, run_study
 
 __all__ = ["DEMO_STUDIES", "DemoStudy", "configs_directory", "run_demo"]
 
@@ -76,7 +80,6 @@ def configs_directory() -> Path:
 
 
 def _study_config(study: DemoStudy, preset: str, cache_dir: Path, workers: int) -> Any:
-    from codec_jax.studies import load_study_config
 
     config = load_study_config(configs_directory() / study.config_file, preset=preset)
     config.samples.cache_dir = str(cache_dir)
@@ -115,9 +118,6 @@ def _describe(config: Any) -> str:
 
 
 def _write_report(out: Path, preset: str, rows: list[tuple[DemoStudy, Any, float]], total: float) -> Path:
-    import jax
-
-    from codec_jax.data.io import atomic_path
 
     lines = [
         "# codec_jax demo report",
@@ -177,7 +177,6 @@ def run_demo(
         cache_dir: where generated samples are cached (default ``out_dir/cache``).
         workers: generation processes.
     """
-    from codec_jax.studies import run_study
 
     out = Path(out_dir)
     cache = Path(cache_dir) if cache_dir is not None else out / "cache"

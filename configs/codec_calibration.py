@@ -9,7 +9,7 @@ Run::
     codec-jax run configs/codec_calibration.py --out runs/cal_fine --set map_msd_bins=50 \\
         --set closure_tolerance=0.03
 
-Fields (documented in codec_jax/studies/codec_calibration.py, codec_jax/studies/codec_samples.py
+Fields (documented in codec_jax/studies/codec_mass/calibration.py, codec_jax/studies/common/codec_samples.py
 and codec_jax/config.py; see docs/codec_regression.md):
 
 * samples: the same as configs/codec_regression.py (wide Z' 12,000 jets, narrow Z' at 90, 130,
@@ -32,8 +32,8 @@ epochs with early stopping, 5 seeds -- for a GPU.
 
 from codec_jax.config import TrainingConfig
 from codec_jax.errors import ConfigError
-from codec_jax.studies.codec_calibration import CodecCalibrationConfig
-from codec_jax.studies.codec_samples import CodecSamplesConfig
+from codec_jax.studies.codec_mass.calibration import CodecCalibrationConfig
+from codec_jax.studies.common.codec_samples import CodecSamplesConfig
 
 PRESETS = ("smoke", "full")
 

@@ -8,7 +8,7 @@ Run::
     codec-jax run configs/codec_regression.py --out runs/reg_5seeds --set seeds=0,1,2,3,4 \\
         --set regression.training.epochs=100
 
-Fields (documented in codec_jax/studies/codec_regression.py, codec_jax/studies/codec_samples.py and
+Fields (documented in codec_jax/studies/codec_mass/regression.py, codec_jax/studies/common/codec_samples.py and
 codec_jax/config.py; see docs/codec_regression.md):
 
 * samples: wide-width Z' (12,000 jets; the same cached file as the tagging study) and narrow Z'
@@ -31,8 +31,8 @@ Preset ``full``: 100,000 wide and 3 x 30,000 narrow Z' jets, 16 bins, a PFN-size
 
 from codec_jax.config import ModelConfig, TrainingConfig
 from codec_jax.errors import ConfigError
-from codec_jax.studies.codec_regression import CodecRegressionConfig
-from codec_jax.studies.codec_samples import CodecSamplesConfig
+from codec_jax.studies.codec_mass.regression import CodecRegressionConfig
+from codec_jax.studies.common.codec_samples import CodecSamplesConfig
 
 PRESETS = ("smoke", "full")
 

@@ -9,7 +9,7 @@ Run::
     codec-jax run configs/codec_tagging.py --out runs/tag_talk --set models=vicreg_flat,mode0_flat \
         --set 'vicreg_kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}'
 
-Fields (documented in codec_jax/studies/codec_tagging.py and codec_jax/studies/codec_samples.py;
+Fields (documented in codec_jax/studies/codec_tagging.py and codec_jax/studies/common/codec_samples.py;
 see docs/codec.md):
 
 * samples: wide-width Z' (flat sets), QCD, narrow 100 GeV Z' (peaky set), nominal Pythia 8,
@@ -56,8 +56,8 @@ from codec_jax.config import (
     TrainingConfig,
 )
 from codec_jax.errors import ConfigError
-from codec_jax.studies.codec_samples import CodecSamplesConfig
 from codec_jax.studies.codec_tagging import CodecTaggingConfig
+from codec_jax.studies.common.codec_samples import CodecSamplesConfig
 
 PRESETS = ("smoke", "demo", "full")
 

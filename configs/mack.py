@@ -7,7 +7,7 @@ Run::
     codec-jax run configs/mack.py --preset full --out runs/mack_full      # GPU
     codec-jax run configs/mack.py --out runs/mack_c30 --set pairing.cutoff=30 --set seeds=0,1,2
 
-Fields (documented in codec_jax/studies/mack.py, codec_jax/studies/samples.py and
+Fields (documented in codec_jax/studies/mack.py, codec_jax/studies/mack/samples.py and
 codec_jax/config.py; see docs/mack.md):
 
 * samples: Z' (narrow, 100 GeV) and QCD jets, pT > 400 GeV, nominal Pythia 8 and the ``fsr_high``
@@ -46,7 +46,7 @@ from codec_jax.config import (
 )
 from codec_jax.errors import ConfigError
 from codec_jax.studies.mack import MackConfig, PairingConfig
-from codec_jax.studies.samples import SamplesConfig
+from codec_jax.studies.mack.samples import SamplesConfig
 
 PRESETS = ("smoke", "demo", "full", "jetnet")
 JETNET_FILES = {

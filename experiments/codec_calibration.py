@@ -1,12 +1,15 @@
-"""Run the CoDec calibration study and print its summary (same as ``codec-jax run configs/codec_calibration.py``).
+"""Run the CoDec soft-drop mass calibration study: the same runner as ``codec-jax run configs/codec_calibration.py`` (same options).
 
 python experiments/codec_calibration.py --preset smoke --out runs/codec_calibration_smoke
-python experiments/codec_calibration.py --out runs/codec_calibration --set seeds=0,1,2,3,4
+python experiments/codec_calibration.py --out runs/codec_calibration --set seeds=0,1,2
 """
 
+import sys
 from pathlib import Path
 
-from codec_jax.studies.mass_study import script_main
+from codec_jax.cli import main
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "codec_calibration.py"
 
 if __name__ == "__main__":
-    script_main(Path(__file__).resolve().parent.parent / "configs" / "codec_calibration.py", __doc__)
+    sys.exit(main(["run", str(CONFIG), *sys.argv[1:]]))

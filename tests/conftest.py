@@ -19,7 +19,7 @@ def codec_smoke_cache(tmp_path_factory):
     The directory sits next to the per-worker temporary roots, so pytest-xdist workers share it;
     a file lock makes the first worker generate while the others wait, then reuse the files.
     """
-    from codec_jax.studies.codec_samples import CodecSamplesConfig, raw_samples
+    from codec_jax.studies.common.codec_samples import CodecSamplesConfig, raw_samples
 
     root = tmp_path_factory.getbasetemp().parent
     cache = root / "codec_smoke_cache"

@@ -10,6 +10,8 @@ pytest.importorskip("fastjet")
 from codec_jax.cli import main  # noqa: E402
 from codec_jax.demo import DEMO_STUDIES  # noqa: E402
 
+pytestmark = pytest.mark.slow  # end-to-end study runs: left out of `make test-fast`
+
 
 def test_demo_smoke_writes_one_report_and_reuses_everything(tmp_path, codec_smoke_cache, capsys):
     out = tmp_path / "demo"

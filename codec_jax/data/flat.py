@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from codec_jax.data import plots
 from codec_jax.data.bias import (
     FIT_MODELS,
     BiasWeights,
@@ -33,7 +34,9 @@ from codec_jax.data.bias import (
     checked_range,
     fit_bias_weights,
 )
+from codec_jax.data.io import write_root
 from codec_jax.errors import ConfigError, DataError
+from codec_jax.files import atomic_path
 from codec_jax.jets import JetSample
 
 __all__ = [
@@ -336,8 +339,6 @@ def write_flat_outputs(
     ``spectra_mass.png``, ``spectra_pt.png``, ``weights.png`` and ``mass_fit.png``. ``signal``
     and ``background`` are the inputs of :func:`flatten` (the "before" spectra).
     """
-    from codec_jax import plots
-    from codec_jax.data.io import atomic_path, write_root
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -30,10 +30,15 @@ from collections.abc import Iterator
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
+from tqdm.auto import tqdm
 
 from codec_jax.data.generation_plan import Chunk, GenerationConfig, parse_shard, plan_chunks
+from codec_jax.data.io import read_root, write_root
+from codec_jax.data.jet_selection import concatenate_selected, select_jets
 from codec_jax.data.pythia_settings import DEFAULT_NARROW_MASS, VARIANTS, WIDE_MASS_RANGE
+from codec_jax.data.substructure import jet_substructure
 from codec_jax.errors import CodecJaxError, ConfigError, DataError
 from codec_jax.jets import ABSOLUTE_FEATURES, JetSample, concatenate
 
@@ -108,15 +113,11 @@ def _init_silently(pythia) -> tuple[bool, str]:
 
 def _pad(values, width: int) -> np.ndarray:
     """Awkward ``[n, var]`` -> NumPy ``[n, width]`` float64, zero-padded or truncated."""
-    import awkward as ak
 
     return np.asarray(ak.fill_none(ak.pad_none(values, width, clip=True), 0.0), dtype=np.float64)
 
 
 def _to_sample(config: GenerationConfig, selected, timings: dict[str, float]) -> JetSample:
-    import awkward as ak
-
-    from codec_jax.data.substructure import jet_substructure
 
     counts = np.asarray(ak.num(selected.constituents), dtype=np.int64)
     width = max(int(counts.max(initial=0)), config.max_particles)
@@ -148,7 +149,6 @@ def _to_sample(config: GenerationConfig, selected, timings: dict[str, float]) ->
 
 def generate_chunk(config: GenerationConfig, chunk: Chunk) -> ChunkResult:
     """Generate one chunk in this process: exactly ``chunk.n_jets`` selected jets."""
-    from codec_jax.data.jet_selection import concatenate_selected, select_jets
 
     timings = {"pythia_init": 0.0, "pythia": 0.0, "fastjet": 0.0, "substructure": 0.0}
     start = time.perf_counter()
@@ -232,7 +232,6 @@ def _run_chunks(
     config: GenerationConfig, chunks: list[Chunk], workers: int, progress: bool
 ) -> Iterator[ChunkResult]:
     """Yield chunk results as they finish (any order)."""
-    from tqdm.auto import tqdm
 
     bar = tqdm(total=sum(c.n_jets for c in chunks), unit="jet", disable=not progress, desc=config.process)
     try:
@@ -323,7 +322,6 @@ def generate_to_file(
     job again reuses those chunks. The directory is removed once ``path`` is written. A chunk
     directory left by a *different* job raises :class:`ConfigError`.
     """
-    from codec_jax.data.io import read_root, write_root
 
     _check_workers(workers)
     path = Path(path)

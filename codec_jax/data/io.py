@@ -31,14 +31,24 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import awkward as ak
+import h5py
 import numpy as np
+import uproot
 
-from codec_jax.errors import DataError
-from codec_jax.jets import ABSOLUTE_FEATURES, JET_FIELD_DTYPES, RELATIVE_FEATURES, JetSample, wrap_phi
+from codec_jax.errors import ConfigError, DataError
+from codec_jax.files import atomic_path
+from codec_jax.jets import (
+    ABSOLUTE_FEATURES,
+    JET_FIELD_DTYPES,
+    RELATIVE_FEATURES,
+    JetSample,
+    concatenate,
+    wrap_phi,
+)
 
 __all__ = [
     "PARTICLE_BRANCHES",
@@ -48,8 +58,7 @@ __all__ = [
     "read_root",
     "read_jetnet",
     "write_jetnet",
-    "atomic_path",
-    "describe_os_error",
+    "load_sample",
 ]
 
 #: ROOT branch of each absolute particle feature.
@@ -73,56 +82,6 @@ _CHUNK = 200_000
 #: JetNet's jet-type codes.
 JETNET_TYPES: tuple[str, ...] = ("g", "q", "t", "w", "z")
 _JETNET_SIGNAL_TYPES = frozenset({"t", "w", "z"})
-
-
-class atomic_path:  # noqa: N801 - used as a context manager, reads like a function
-    """Context manager yielding a temporary path next to ``path``; renamed onto ``path`` on
-    success, deleted on failure. Parent directories are created.
-
-    Example::
-
-        with atomic_path("out/sample.root") as tmp:
-            write_something(tmp)
-    """
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        except OSError as error:
-            raise DataError(f"cannot write {describe_os_error(error, self.path)}") from error
-        os.close(handle)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def describe_os_error(error: OSError, target: str | os.PathLike | None = None) -> str:
-    """One line naming the path an ``OSError`` is about and why, e.g. ``out/a.root: out is a file,
-    not a directory`` or ``runs/x: Permission denied``; ``target`` is the path the caller meant
-    to write (default: the error's own path)."""
-    path = error.filename
-    if path is None:
-        return " ".join(str(error).split()) or type(error).__name__
-    subject = target if target is not None else path
-    if isinstance(error, (NotADirectoryError, FileExistsError)):
-        for parent in (Path(path), *Path(path).parents):
-            if parent.exists() and not parent.is_dir():
-                return f"{subject}: {parent} is a file, not a directory"
-    reason = error.strerror or type(error).__name__
-    if str(subject) != str(path):
-        reason += f" ({path})"
-    if getattr(error, "filename2", None):
-        reason += f" (-> {error.filename2})"
-    return f"{subject}: {reason}"
 
 
 def _check_input(path: Path, kind: str) -> None:
@@ -158,8 +117,6 @@ def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets"
 
     The write is atomic: the file appears under ``path`` only once complete. Returns the path.
     """
-    import awkward as ak
-    import uproot
 
     path = Path(path)
     parts = _absolute_parts(sample)
@@ -201,7 +158,6 @@ def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets"
 
 # --------------------------------------------------------------------------- ROOT read
 def _open_tree(path: Path, tree: str):
-    import uproot
 
     _check_input(path, "ROOT")
     try:
@@ -258,7 +214,6 @@ def read_root(
         DataError: missing file/tree/branch, wrong dtype, NaN/inf values, or no entries; the
             message names the file and the branch.
     """
-    import awkward as ak
 
     path = Path(path)
     file, ttree = _open_tree(path, tree)
@@ -305,6 +260,13 @@ def read_root(
 
 
 # --------------------------------------------------------------------------- JetNet HDF5
+def load_sample(paths: Sequence[str], max_particles: int, field: str = "data.train") -> JetSample:
+    """Read and concatenate ROOT files (absolute features, padded to ``max_particles``)."""
+    if not paths:
+        raise ConfigError(f"{field} is empty: list the ROOT files to read")
+    return concatenate([read_root(path, max_particles=max_particles) for path in paths])
+
+
 def read_jetnet(
     path: str | os.PathLike,
     *,
@@ -323,7 +285,6 @@ def read_jetnet(
     available either: ``msd`` is set to the jet mass and ``n2``/``tau21`` to 0 (recorded in
     the metadata under ``"unavailable"``). The jet type is kept in ``extra["jet_type"]``.
     """
-    import h5py
 
     path = Path(path)
     _check_input(path, "JetNet HDF5")
@@ -393,7 +354,6 @@ def write_jetnet(sample: JetSample, path: str | os.PathLike, *, jet_type: int | 
 
     ``jet_type`` is one code 0..4 (g, q, t, w, z) for all jets or one per jet. Atomic.
     """
-    import h5py
 
     rel = sample.to_relative()
     types = np.broadcast_to(np.asarray(jet_type, dtype=np.float64), (len(rel),))

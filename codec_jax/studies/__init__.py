@@ -8,12 +8,13 @@ A study config (``configs/<study>.py``, ``get_config(preset=None)``) is a datacl
 
 * ``"codec_tagging"`` -- :func:`codec_jax.studies.codec_tagging.run_codec_tagging`: taggers on
   flat / peaky samples, contrastive latent spaces, MoDe, DisCo, N2 and N2_DDT; mass sculpting.
-* ``"codec_regression"`` -- :func:`codec_jax.studies.codec_regression.run_codec_regression`:
+* ``"codec_regression"`` -- :func:`codec_jax.studies.codec_mass.regression.run_codec_regression`:
   resonance-mass regression from constituents, trained on the flat vs the peaky sample.
-* ``"codec_calibration"`` -- :func:`codec_jax.studies.codec_calibration.run_codec_calibration`:
+* ``"codec_calibration"`` -- :func:`codec_jax.studies.codec_mass.calibration.run_codec_calibration`:
   truth-level correction of the soft-drop mass learned on the flat sample, and its closure.
 
-:func:`run_study` dispatches on that field, so a new study only adds an entry.
+:func:`run_study` dispatches on that field and :func:`study_digest` gives the plain-text summary
+``codec-jax run`` prints, so a new study only adds an entry.
 """
 
 from __future__ import annotations
@@ -23,17 +24,54 @@ import os
 from typing import Any
 
 from codec_jax.errors import ConfigError
-from codec_jax.studies.config import apply_study_overrides, load_study_config, study_to_json
+from codec_jax.studies.common.config import apply_study_overrides, load_study_config, study_to_json
 
-__all__ = ["STUDIES", "run_study", "load_study_config", "apply_study_overrides", "study_to_json"]
+__all__ = [
+    "STUDIES",
+    "run_study",
+    "study_digest",
+    "load_study_config",
+    "apply_study_overrides",
+    "study_to_json",
+]
 
-#: Study name -> "module:function" of its runner ``runner(config, out) -> metrics dict``.
-STUDIES: dict[str, str] = {
-    "mack": "codec_jax.studies.mack:run_mack",
-    "codec_tagging": "codec_jax.studies.codec_tagging:run_codec_tagging",
-    "codec_regression": "codec_jax.studies.codec_regression:run_codec_regression",
-    "codec_calibration": "codec_jax.studies.codec_calibration:run_codec_calibration",
+#: Study name -> ("module:runner", "module:digest"): ``runner(config, out) -> metrics dict`` runs
+#: the study; ``digest(metrics) -> list[str]`` is the plain-text summary ``codec-jax run`` prints.
+STUDIES: dict[str, tuple[str, str]] = {
+    "mack": ("codec_jax.studies.mack:run_mack", "codec_jax.studies.mack.report:digest"),
+    "codec_tagging": (
+        "codec_jax.studies.codec_tagging:run_codec_tagging",
+        "codec_jax.studies.codec_tagging.report:digest",
+    ),
+    "codec_regression": (
+        "codec_jax.studies.codec_mass.regression:run_codec_regression",
+        "codec_jax.studies.codec_mass.report:digest",
+    ),
+    "codec_calibration": (
+        "codec_jax.studies.codec_mass.calibration:run_codec_calibration",
+        "codec_jax.studies.codec_mass.report:digest",
+    ),
 }
+
+
+def _resolve(target: str) -> Any:
+    module_name, function_name = target.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def study_digest(config: Any, metrics: dict[str, Any]) -> list[str]:
+    """The plain-text summary of a finished study's ``metrics`` (what ``codec-jax run`` prints)."""
+    return _resolve(STUDIES[_study_name(config)][1])(metrics)
+
+
+def _study_name(config: Any) -> str:
+    name = getattr(config, "study", None)
+    if name not in STUDIES:
+        raise ConfigError(
+            f"the config ({type(config).__name__}) names study {name!r}; codec-jax run knows {sorted(STUDIES)} "
+            "(engine configs run with codec-jax pretrain / finetune)"
+        )
+    return name
 
 
 def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:
@@ -42,12 +80,4 @@ def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:
     Raises:
         ConfigError: the config has no ``study`` field or names an unknown study.
     """
-    name = getattr(config, "study", None)
-    if name not in STUDIES:
-        raise ConfigError(
-            f"the config ({type(config).__name__}) names study {name!r}; codec-jax run knows {sorted(STUDIES)} "
-            "(engine configs run with codec-jax pretrain / finetune)"
-        )
-    module_name, function_name = STUDIES[name].split(":")
-    runner = getattr(importlib.import_module(module_name), function_name)
-    return runner(config, out)
+    return _resolve(STUDIES[_study_name(config)][0])(config, out)

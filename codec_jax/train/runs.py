@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,10 @@ import jax
 import numpy as np
 
 from codec_jax import config as config_lib
-from codec_jax import parallel
-from codec_jax.checkpoint import CHECKPOINT_SUBDIR, Checkpointer, restore_encoder
+from codec_jax import losses, parallel
+from codec_jax.augment import build_augmentation
+from codec_jax.checkpoint import CHECKPOINT_SUBDIR, Checkpointer, checkpoint_directory, restore_encoder
+from codec_jax.data.io import load_sample
 from codec_jax.data.pipeline import (
     Standardizer,
     model_inputs,
@@ -35,13 +37,15 @@ from codec_jax.data.pipeline import (
     supervised_arrays,
 )
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.jets import JetSample, concatenate
+from codec_jax.jets import JetSample
+from codec_jax.models import build_model
+from codec_jax.pairing import load_pairs
 from codec_jax.train import optim, steps
 from codec_jax.train.loop import FitResult, fit, run_keys
 from codec_jax.train.rundir import check_run_dir, write_config
 from codec_jax.train.state import create_state
 
-__all__ = ["load_sample", "pretrain", "finetune"]
+__all__ = ["pretrain", "finetune"]
 
 #: Config fields that fine-tuning takes from the pretraining run (the encoder must match it).
 INHERITED_FIELDS = (
@@ -51,15 +55,6 @@ INHERITED_FIELDS = (
     ("data", "max_particles"),
     ("data", "jet_features"),
 )
-
-
-def load_sample(paths: Sequence[str], max_particles: int, field: str = "data.train") -> JetSample:
-    """Read and concatenate ROOT files (absolute features, padded to ``max_particles``)."""
-    from codec_jax.data.io import read_root
-
-    if not paths:
-        raise ConfigError(f"{field} is empty: list the ROOT files to read")
-    return concatenate([read_root(path, max_particles=max_particles) for path in paths])
 
 
 def _validation_rows(config: config_lib.Config, n_rows: int, key: jax.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +73,6 @@ def _init_params(model: Any, key: jax.Array, inputs: dict[str, np.ndarray]) -> A
 
 
 def _build_model(config: config_lib.Config) -> Any:
-    from codec_jax.models import build_model
 
     return build_model(
         config.model.encoder,
@@ -158,7 +152,6 @@ def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
         if data.background_only:
             nominal = nominal[nominal.label == 0]
         return pretrain_arrays(inputs(nominal))
-    from codec_jax.pairing import load_pairs
 
     alternate = load_sample(data.alternate, data.max_particles, field="data.alternate")
     pairs = load_pairs(data.pairs)
@@ -236,7 +229,6 @@ def pretrain(
 
 
 def _pretrain_loss(config: config_lib.Config) -> Callable:
-    from codec_jax import losses
 
     return losses.configured_loss(config.loss.name, "pretrain", config.loss.kwargs)
 
@@ -248,7 +240,6 @@ def _augmentation(config: config_lib.Config) -> Callable | None:
         return None
     if config.data.inputs != "particles":
         raise ConfigError("loss.augmentations act on particles: they need data.inputs='particles'")
-    from codec_jax.augment import build_augmentation
 
     return build_augmentation(config.loss.augmentations, **config.loss.augmentation_kwargs)
 
@@ -265,7 +256,6 @@ def _inherit_encoder(config: config_lib.Config, pretrain_config: dict) -> config
 
 
 def _supervised_loss(config: config_lib.Config) -> Callable:
-    from codec_jax import losses
 
     return losses.configured_loss(config.loss.name, "supervised", config.loss.kwargs)
 
@@ -291,8 +281,6 @@ def finetune(
     level_kind, _ = optim.parse_finetune_level(config.finetune.level)
     normalisation = None
     if pretrained is not None:
-        from codec_jax.checkpoint import checkpoint_directory
-
         json_items = Checkpointer(checkpoint_directory(pretrained), read_only=True)
         try:
             items = json_items.read_json()

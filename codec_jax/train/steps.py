@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from codec_jax import losses
 from codec_jax.errors import ConfigError
 from codec_jax.parallel import gather
 from codec_jax.train.state import TrainState
@@ -125,7 +126,6 @@ def decorrelation_penalty(name: str, **kwargs: Any) -> Callable[[jax.Array, jax.
     distance correlation of (score, mass); ``mode``: the MoDe[n] flatness penalty (``order`` in
     ``kwargs``), evaluated on the background jets (weights > 0).
     """
-    from codec_jax import losses
 
     if name == "disco":
 

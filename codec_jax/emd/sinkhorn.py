@@ -1,0 +1,300 @@
+"""Energy Mover's Distance between jets: batched ott-jax Sinkhorn with certified bounds.
+
+The EMD of Komiske, Metodiev and Thaler (arXiv:1902.02346) between jets with particle
+transverse momenta ``pT_i`` and ``pT'_j`` at angular positions ``x_i``, ``x'_j`` is::
+
+    EMD = min_f  sum_ij f_ij (theta_ij / R)^beta  +  |sum_i pT_i - sum_j pT'_j|
+    f_ij >= 0,  sum_j f_ij <= pT_i,  sum_i f_ij <= pT'_j,  sum_ij f_ij = min(sum pT, sum pT')
+
+with ``theta_ij`` the distance in (eta, phi) relative to each jet's axis, phi differences wrapped
+into (-pi, pi]. The energy difference is carried by a *dummy particle* on the lighter jet at
+ground distance 1 from every particle, which turns the problem into a balanced transport problem.
+``norm=True`` first normalises each jet's pT to sum to one (then the energy term vanishes).
+
+Arrays are padded: ``pt [batch, particles]`` with zero pT marking padded slots and
+``xy [batch, particles, 2]`` holding (eta, phi). Every function returns EMDs in GeV (``norm=False``)
+or dimensionless (``norm=True``).
+
+* :func:`sinkhorn_emd` -- entropic OT with ott-jax in the log domain, a fixed absolute epsilon
+  annealed to a fixed absolute epsilon over a fixed iteration count (deterministic and fast under
+  ``vmap``); the estimate is the midpoint of the certified bracket below; jittable; differentiable
+  in the coordinates (Danskin: the gradient is that of ``<P, C(x)>`` at the frozen plan ``P``).
+* :func:`sinkhorn_emd_with_bounds` / :func:`sinkhorn_emd_bounds` -- the same solve plus a
+  *certified* bracket ``lower <= exact EMD <= upper``: the cost of the plan rounded onto the exact
+  marginals (Altschuler, Weed, Rigollet 2017) is feasible, hence an upper bound; a double
+  c-transform of the Sinkhorn potentials is dual feasible, hence a lower bound.
+* :func:`pairwise_sinkhorn_emd` -- all ``N x M`` EMDs between two sets of jets, in blocks.
+* :func:`exact_emd` -- the exact network-simplex solution (POT) on the CPU, in parallel; the
+  reference and the CPU fallback (see :mod:`codec_jax.emd.exact`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ott.geometry import epsilon_scheduler, geometry
+from ott.problems.linear import linear_problem
+from ott.solvers.linear import sinkhorn
+
+from codec_jax.emd.exact import exact_emd
+
+__all__ = [
+    "DEFAULT_EPSILON",
+    "DEFAULT_EPSILON_DECAY",
+    "DEFAULT_EPSILON_START",
+    "DEFAULT_ITERATIONS",
+    "EMDEstimate",
+    "exact_emd",
+    "pairwise_sinkhorn_emd",
+    "sinkhorn_emd",
+    "sinkhorn_emd_bounds",
+    "sinkhorn_emd_with_bounds",
+]
+
+#: Entropic regularisation in units of the ground cost ``(theta / R)^beta`` (absolute, not
+#: relative to the cost matrix, so padding does not change it). Chosen by measurement, see
+#: docs/emd.md.
+DEFAULT_EPSILON = 0.0005
+#: Sinkhorn iterations (each one updates both potentials); fixed, never a while loop.
+DEFAULT_ITERATIONS = 400
+#: Epsilon annealing: start at this absolute value and decay geometrically per iteration down to
+#: the target (``epsilon_start <= epsilon`` disables annealing).
+DEFAULT_EPSILON_START = 0.1
+DEFAULT_EPSILON_DECAY = 0.98
+
+
+class EMDEstimate(NamedTuple):
+    """Sinkhorn EMD with a certified bracket, each ``[batch]``: ``lower <= exact <= upper``."""
+
+    emd: jax.Array
+    lower: jax.Array
+    upper: jax.Array
+
+
+# --------------------------------------------------------------------------- problem set-up
+def _ground_cost(a_xy: jax.Array, b_xy: jax.Array, R: float, beta: float) -> jax.Array:
+    """``(theta_ij / R)^beta`` for one pair, ``[P, 2] x [Q, 2] -> [P, Q]``, phi wrapped.
+
+    Safe at ``theta = 0``: the gradient there is zero instead of NaN (sqrt and fractional
+    powers are not differentiable at 0).
+    """
+    delta = a_xy[:, None, :] - b_xy[None, :, :]
+    d_eta = delta[..., 0]
+    d_phi = jnp.mod(delta[..., 1] + jnp.pi, 2.0 * jnp.pi) - jnp.pi
+    theta2 = (d_eta**2 + d_phi**2) / (R * R)
+    positive = theta2 > 0
+    safe = jnp.where(positive, theta2, 1.0)
+    return jnp.where(positive, safe ** (0.5 * beta), 0.0)
+
+
+def _balanced_problem(a_pt, a_xy, b_pt, b_xy, R, beta, norm):
+    """Weights with the dummy particle appended, the cost matrix and the energy scale.
+
+    Returns ``a [P+1]``, ``b [Q+1]`` (each summing to one), ``cost [P+1, Q+1]`` and ``scale``
+    (the larger total pT, or 1 for ``norm=True``); the EMD is ``scale * OT(a, b, cost)``.
+    """
+    a_pt = jnp.where(a_pt > 0, a_pt, 0.0)
+    b_pt = jnp.where(b_pt > 0, b_pt, 0.0)
+    a_sum, b_sum = a_pt.sum(), b_pt.sum()
+    if norm:
+        a_w = a_pt / jnp.where(a_sum > 0, a_sum, 1.0)
+        b_w = b_pt / jnp.where(b_sum > 0, b_sum, 1.0)
+        a_dummy = jnp.where(a_sum > 0, 0.0, 1.0)
+        b_dummy = jnp.where(b_sum > 0, 0.0, 1.0)
+        scale = jnp.ones_like(a_sum)
+    else:
+        scale = jnp.maximum(a_sum, b_sum)
+        safe_scale = jnp.where(scale > 0, scale, 1.0)
+        a_w, b_w = a_pt / safe_scale, b_pt / safe_scale
+        a_dummy = jnp.where(scale > 0, (scale - a_sum) / safe_scale, 1.0)
+        b_dummy = jnp.where(scale > 0, (scale - b_sum) / safe_scale, 1.0)
+    a = jnp.concatenate([a_w, a_dummy[None]])
+    b = jnp.concatenate([b_w, b_dummy[None]])
+    cost = _ground_cost(a_xy, b_xy, R, beta)
+    cost = jnp.pad(cost, ((0, 1), (0, 1)), constant_values=1.0).at[-1, -1].set(0.0)
+    return a, b, cost, scale
+
+
+# --------------------------------------------------------------------------- bounds
+def _round_to_marginals(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+    """Project a nonnegative plan onto ``{P >= 0: P 1 = a, P^T 1 = b}`` (Altschuler et al.)."""
+    row = plan.sum(axis=1)
+    plan = plan * jnp.minimum(a / jnp.where(row > 0, row, 1.0), 1.0)[:, None]
+    col = plan.sum(axis=0)
+    plan = plan * jnp.minimum(b / jnp.where(col > 0, col, 1.0), 1.0)[None, :]
+    row_gap = jnp.maximum(a - plan.sum(axis=1), 0.0)
+    col_gap = jnp.maximum(b - plan.sum(axis=0), 0.0)
+    missing = row_gap.sum()
+    return plan + jnp.outer(row_gap, col_gap) / jnp.where(missing > 0, missing, 1.0)
+
+
+def _dual_lower_bound(f, g, a, b, cost) -> jax.Array:
+    """Dual objective after a double c-transform of ``g``: a feasible dual, hence a lower bound.
+
+    Only the supports of ``a`` and ``b`` constrain the dual (zero weights carry no mass).
+    """
+    big = jnp.asarray(jnp.inf, cost.dtype)
+    on_b = b > 0
+    on_a = a > 0
+    g = jnp.where(on_b, g, 0.0)
+    f_new = jnp.min(jnp.where(on_b[None, :], cost - g[None, :], big), axis=1)
+    f_new = jnp.where(on_a, f_new, 0.0)
+    g_new = jnp.min(jnp.where(on_a[:, None], cost - f_new[:, None], big), axis=0)
+    g_new = jnp.where(on_b, g_new, 0.0)
+    return jnp.sum(a * f_new) + jnp.sum(b * g_new)
+
+
+# --------------------------------------------------------------------------- one pair
+def _solve_pair(a_pt, a_xy, b_pt, b_xy, *, R, beta, norm, epsilon, iterations, epsilon_start, epsilon_decay):
+    """Sinkhorn for one pair: ``(emd, lower, upper)``, scalars."""
+    a, b, cost, scale = _balanced_problem(
+        jax.lax.stop_gradient(a_pt), a_xy, jax.lax.stop_gradient(b_pt), b_xy, R, beta, norm
+    )
+    a, b, scale = jax.lax.stop_gradient((a, b, scale))
+    frozen_cost = jax.lax.stop_gradient(cost)
+    schedule = epsilon_scheduler.Epsilon(epsilon, init=max(epsilon_start / epsilon, 1.0), decay=epsilon_decay)
+    geom = geometry.Geometry(cost_matrix=frozen_cost, epsilon=schedule)
+    solver = sinkhorn.Sinkhorn(
+        lse_mode=True,
+        min_iterations=iterations,
+        max_iterations=iterations,
+        inner_iterations=iterations,
+    )
+    out = solver(linear_problem.LinearProblem(geom, a=a, b=b))
+    plan = jax.lax.stop_gradient(_round_to_marginals(out.matrix, a, b))
+    # Danskin: <P, C(x)> at the frozen plan has the OT cost's gradient wrt the coordinates.
+    upper = scale * jnp.sum(plan * cost)
+    lower = jnp.minimum(scale * _dual_lower_bound(out.f, out.g, a, b, frozen_cost), upper)
+    lower = jnp.maximum(jax.lax.stop_gradient(lower), 0.0)
+    # The estimate is the midpoint of the bracket (measured: far less biased than either bound or
+    # than the unrounded primal cost); its gradient is the rounded plan's.
+    emd = upper - jax.lax.stop_gradient(0.5 * (upper - lower))
+    return emd, lower, jax.lax.stop_gradient(upper)
+
+
+_STATIC = ("R", "beta", "norm", "epsilon", "iterations", "epsilon_start", "epsilon_decay")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _batched(a_pt, a_xy, b_pt, b_xy, **settings):
+    solve = functools.partial(_solve_pair, **settings)
+    return jax.vmap(solve)(a_pt, a_xy, b_pt, b_xy)
+
+
+def _check_shapes(a_pt, a_xy, b_pt, b_xy) -> None:
+    for name, pt, xy in (("a", a_pt, a_xy), ("b", b_pt, b_xy)):
+        if pt.ndim != 2 or xy.shape != (*pt.shape, 2):
+            raise ValueError(
+                f"{name}_pt must be [batch, particles] and {name}_xy [batch, particles, 2]; "
+                f"got {pt.shape} and {xy.shape}"
+            )
+    if a_pt.shape[0] != b_pt.shape[0]:
+        raise ValueError(f"a and b need the same batch size, got {a_pt.shape[0]} and {b_pt.shape[0]}")
+
+
+# --------------------------------------------------------------------------- public API
+def sinkhorn_emd_with_bounds(
+    a_pt: jax.Array,
+    a_xy: jax.Array,
+    b_pt: jax.Array,
+    b_xy: jax.Array,
+    *,
+    R: float = 0.8,
+    beta: float = 1.0,
+    norm: bool = False,
+    epsilon: float = DEFAULT_EPSILON,
+    iterations: int = DEFAULT_ITERATIONS,
+    epsilon_start: float = DEFAULT_EPSILON_START,
+    epsilon_decay: float = DEFAULT_EPSILON_DECAY,
+) -> EMDEstimate:
+    """Sinkhorn EMD and its certified bracket for a batch of jet pairs.
+
+    Args:
+        a_pt, b_pt: ``[batch, P]`` and ``[batch, Q]`` particle pT (GeV); zero marks padding.
+        a_xy, b_xy: ``[batch, P, 2]`` and ``[batch, Q, 2]`` (eta, phi) relative to the jet axis.
+        R: jet radius dividing the angular distance.
+        beta: angular exponent of the ground cost.
+        norm: normalise each jet's pT to one first (then the energy term vanishes).
+        epsilon: final entropic regularisation in units of ``R^beta`` (absolute).
+        iterations: fixed number of Sinkhorn iterations.
+        epsilon_start, epsilon_decay: annealing, ``eps_t = max(epsilon_start * decay^t, epsilon)``.
+
+    Returns:
+        :class:`EMDEstimate` of ``[batch]`` arrays: ``upper`` is the cost of the Sinkhorn plan
+        rounded onto the exact marginals, ``lower`` the dual bound, ``emd`` their midpoint; its
+        gradient wrt the coordinates is that of the rounded plan's cost. The bounds hold up to
+        float32 round-off (~1e-5 relative).
+    """
+    a_pt, a_xy, b_pt, b_xy = (jnp.asarray(x, jnp.float32) for x in (a_pt, a_xy, b_pt, b_xy))
+    _check_shapes(a_pt, a_xy, b_pt, b_xy)
+    if epsilon <= 0 or iterations < 1 or not 0 < epsilon_decay <= 1:
+        raise ValueError(
+            "need epsilon > 0, iterations >= 1 and 0 < epsilon_decay <= 1; got "
+            f"{epsilon}, {iterations}, {epsilon_decay}"
+        )
+    emd, lower, upper = _batched(
+        a_pt,
+        a_xy,
+        b_pt,
+        b_xy,
+        R=float(R),
+        beta=float(beta),
+        norm=bool(norm),
+        epsilon=float(epsilon),
+        iterations=int(iterations),
+        epsilon_start=float(epsilon_start),
+        epsilon_decay=float(epsilon_decay),
+    )
+    return EMDEstimate(emd, lower, upper)
+
+
+def sinkhorn_emd(a_pt, a_xy, b_pt, b_xy, **options) -> jax.Array:
+    """EMD of each pair by Sinkhorn, ``[batch]``; options as :func:`sinkhorn_emd_with_bounds`.
+
+    Jittable and differentiable in ``a_xy`` / ``b_xy`` (pT weights are stop-gradiented).
+    """
+    return sinkhorn_emd_with_bounds(a_pt, a_xy, b_pt, b_xy, **options).emd
+
+
+def sinkhorn_emd_bounds(a_pt, a_xy, b_pt, b_xy, **options) -> tuple[jax.Array, jax.Array]:
+    """Certified ``(lower, upper)`` bracket of the exact EMD, each ``[batch]``."""
+    result = sinkhorn_emd_with_bounds(a_pt, a_xy, b_pt, b_xy, **options)
+    return result.lower, result.upper
+
+
+def pairwise_sinkhorn_emd(
+    a_pt: np.ndarray,
+    a_xy: np.ndarray,
+    b_pt: np.ndarray,
+    b_xy: np.ndarray,
+    *,
+    block_size: int = 64,
+    **options,
+) -> np.ndarray:
+    """All EMDs between ``N`` jets and ``M`` jets, ``[N, M]``, computed in square blocks.
+
+    Args:
+        a_pt, a_xy: ``[N, P]``, ``[N, P, 2]``; b_pt, b_xy: ``[M, Q]``, ``[M, Q, 2]``.
+        block_size: rows and columns per block (``block_size**2`` pairs per solver call; the
+            last blocks are padded so the solver compiles once).
+        options: as :func:`sinkhorn_emd_with_bounds`.
+    """
+    a_pt, b_pt = np.asarray(a_pt, np.float32), np.asarray(b_pt, np.float32)
+    a_xy, b_xy = np.asarray(a_xy, np.float32), np.asarray(b_xy, np.float32)
+    n, m = a_pt.shape[0], b_pt.shape[0]
+    result = np.empty((n, m), np.float32)
+    rows = np.arange(block_size)
+    for i0 in range(0, n, block_size):
+        ia = np.minimum(i0 + rows, n - 1)
+        for j0 in range(0, m, block_size):
+            jb = np.minimum(j0 + rows, m - 1)
+            ii, jj = np.repeat(ia, block_size), np.tile(jb, block_size)
+            emd = sinkhorn_emd(a_pt[ii], a_xy[ii], b_pt[jj], b_xy[jj], **options)
+            block = np.asarray(emd).reshape(block_size, block_size)
+            n_rows, n_cols = min(block_size, n - i0), min(block_size, m - j0)
+            result[i0 : i0 + n_rows, j0 : j0 + n_cols] = block[:n_rows, :n_cols]
+    return result

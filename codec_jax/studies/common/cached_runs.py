@@ -1,0 +1,96 @@
+"""Engine runs inside a study directory that are done once and reused on a rerun.
+
+A study (``codec-jax run CONFIG --out DIR``) trains many runs; rerunning it in the same ``DIR``
+must reuse every finished run and redo the interrupted ones. A pretraining run counts as finished
+when ``RUN_DIR/finished.json`` exists, a classifier/regression run when its ``RUN_DIR/scores.npz``
+exists (written atomically after training and scoring). :func:`prepare_study_dir` refuses a
+directory that holds a study with another config, so results of different configs never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec_jax import config as config_lib
+from codec_jax.errors import ConfigError
+from codec_jax.files import atomic_path
+from codec_jax.studies.common.config import study_to_json
+from codec_jax.studies.common.evaluation import read_run_items
+from codec_jax.train.runs import finetune, pretrain
+
+__all__ = ["prepare_study_dir", "run_dir_name", "pretrain_once", "finetune_and_score"]
+
+
+def prepare_study_dir(config: Any, out: Path) -> None:
+    """Create ``out`` and write ``out/config.json`` (the study config as JSON).
+
+    Raises:
+        ConfigError: ``out`` already holds a study run with a different config.
+    """
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "config.json"
+    text = study_to_json(config) + "\n"
+    if path.is_file() and path.read_text() != text:
+        raise ConfigError(f"{out} holds a study with a different config ({path}); choose another --out")
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def run_dir_name(model: str) -> str:
+    """A directory name for a model name such as ``"emd_pairs/epochs:1"``."""
+    return model.replace("/", "-").replace(":", "")
+
+
+def pretrain_once(run_config: config_lib.Config, run_dir: Path) -> float:
+    """Pretrain into ``run_dir`` unless ``run_dir/finished.json`` exists (an unfinished
+    directory is removed and trained again); returns the seconds the training took."""
+
+    marker = run_dir / "finished.json"
+    if marker.is_file():
+        return float(json.loads(marker.read_text())["seconds"])
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    start = time.perf_counter()
+    result = pretrain(run_config, run_dir)
+    seconds = time.perf_counter() - start
+    with atomic_path(marker) as tmp:
+        tmp.write_text(
+            json.dumps({"seconds": seconds, "best_epoch": result.best_epoch, "epochs": len(result.history)})
+        )
+    return seconds
+
+
+def finetune_and_score(
+    run_config: config_lib.Config,
+    run_dir: Path,
+    pretrained: Path | None,
+    score: Callable[[Any, dict[str, dict]], dict[str, np.ndarray]],
+) -> dict[str, np.ndarray]:
+    """Train a classifier or regression (:func:`codec_jax.train.runs.finetune`) into ``run_dir``
+    and store ``score(params, items)`` -- a dict of arrays, e.g. test-set scores -- as
+    ``run_dir/scores.npz``; reuse that file if it exists. ``items`` are the run's checkpoint JSON
+    items (:func:`codec_jax.studies.common.evaluation.read_run_items`). The returned dict also holds
+    ``train_seconds`` (a 0-d array)."""
+
+    path = run_dir / "scores.npz"
+    if path.is_file():
+        with np.load(path) as stored:
+            return {name: stored[name] for name in stored.files}
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    start = time.perf_counter()
+    result = finetune(run_config, run_dir, pretrained=pretrained)
+    seconds = time.perf_counter() - start
+    scores = dict(score(result.state.params, read_run_items(run_dir)))
+    scores["train_seconds"] = np.asarray(seconds)
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **scores)
+    return scores

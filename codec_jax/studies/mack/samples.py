@@ -1,0 +1,162 @@
+"""The four generated samples of a nominal/alternate study, cached, and their train/val/test split.
+
+A study needs Z' (signal) and QCD (background) jets, each generated with the nominal shower and
+with an alternate shower/hadronisation variant (:data:`codec_jax.data.pythia_settings.VARIANTS`)
+-- or, with ``source="jetnet"``, four local JetNet HDF5 files (MACK's JetNet variant: nominal
+q (background) vs W (signal), alternate g vs Z, a class swap standing in for a mismodeling).
+:func:`study_samples` generates each sample once into a cache directory and reuses it afterwards:
+the file name holds a hash of every generation setting (process, variant, jet count, seed and the
+:class:`~codec_jax.data.generate.GenerationConfig` options), so changing any of them makes a new
+file and never silently reuses a wrong one. :func:`split_samples` cuts each sample into
+train/validation/test rows with a seeded permutation and writes the pieces as ROOT files, which
+the training engine reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from codec_jax.data.io import read_jetnet, write_root
+from codec_jax.errors import ConfigError
+from codec_jax.jets import JetSample
+from codec_jax.studies.common.generation import (
+    SPLITS,
+    cache_path,
+    cached_generation,
+    split_rows,
+    study_generation_config,
+)
+
+__all__ = [
+    "SamplesConfig",
+    "SAMPLE_NAMES",
+    "generation_config",
+    "cached_sample_path",
+    "study_samples",
+    "split_samples",
+]
+
+#: The samples of a study: (name, process, nominal?) -- the alternate ones use ``variant``.
+SAMPLE_NAMES: tuple[tuple[str, str, bool], ...] = (
+    ("zprime_nominal", "zprime", True),
+    ("zprime_alternate", "zprime", False),
+    ("qcd_nominal", "qcd", True),
+    ("qcd_alternate", "qcd", False),
+)
+
+
+@dataclasses.dataclass
+class SamplesConfig:
+    """Which samples a study generates and how they are split.
+
+    n_jets: jets per sample (each of Z'/QCD x nominal/alternate); alternate_variant: the
+    generator variant of the alternate ("data-like") samples; seed: generation seed (each sample
+    gets ``seed + 1000 * index``) and split seed; max_particles: constituents kept per jet;
+    validation_fraction / test_fraction: of each sample (the rest trains); cache_dir: where
+    generated ROOT files are kept (shared between studies and runs); workers: generation
+    processes; generation: further :class:`~codec_jax.data.generate.GenerationConfig` options
+    (e.g. ``{"mass": 80.0, "pt_min": 500.0}``); source: ``"generate"`` (Pythia 8 + FastJet,
+    cached) or ``"jetnet"``: read the JetNet HDF5 files named in ``jetnet`` (sample name ->
+    path, the four names of :data:`SAMPLE_NAMES`; ``zprime_*`` are the signal files, ``qcd_*`` the
+    background ones), keeping a seeded random subset of ``n_jets`` jets of each (all if fewer).
+    """
+
+    n_jets: int = 2000
+    alternate_variant: str = "fsr_high"
+    seed: int = 1
+    max_particles: int = 30
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.25
+    cache_dir: str = "runs/cache"
+    workers: int = 1
+    generation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    source: str = "generate"
+    jetnet: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def generation_config(samples: SamplesConfig, name: str):
+    """The :class:`~codec_jax.data.generate.GenerationConfig` of sample ``name``."""
+    for index, (sample_name, process, nominal) in enumerate(SAMPLE_NAMES):
+        if sample_name == name:
+            return study_generation_config(
+                samples.generation,
+                process=process,
+                n_jets=samples.n_jets,
+                seed=samples.seed + 1000 * index,
+                variant="nominal" if nominal else samples.alternate_variant,
+                max_particles=samples.max_particles,
+            )
+    raise ConfigError(f"unknown study sample {name!r}; expected one of {[s[0] for s in SAMPLE_NAMES]}")
+
+
+def cached_sample_path(samples: SamplesConfig, name: str) -> Path:
+    """``cache_dir/<name>_<n_jets>_<hash>.root``; the hash covers every generation setting."""
+    return cache_path(generation_config(samples, name), samples.cache_dir, name)
+
+
+def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str, JetSample]:
+    """Generate (or reuse from the cache) the four samples, or read them from JetNet files;
+    returns name -> sample (``[n_jets, max_particles, features]``)."""
+    if samples.source == "jetnet":
+        return _jetnet_samples(samples)
+    if samples.source != "generate":
+        raise ConfigError(f"samples.source={samples.source!r}; expected 'generate' or 'jetnet'")
+    return {
+        name: cached_generation(
+            generation_config(samples, name),
+            samples.cache_dir,
+            name,
+            workers=samples.workers,
+            progress=progress,
+        )
+        for name, _, _ in SAMPLE_NAMES
+    }
+
+
+def _jetnet_samples(samples: SamplesConfig) -> dict[str, JetSample]:
+
+    missing = [name for name, _, _ in SAMPLE_NAMES if name not in samples.jetnet]
+    if missing:
+        raise ConfigError(
+            f"samples.source='jetnet' needs samples.jetnet paths for {missing} "
+            "(e.g. --set samples.jetnet.qcd_nominal=q.hdf5)"
+        )
+    loaded = {}
+    for index, (name, process, _) in enumerate(SAMPLE_NAMES):
+        label = 1 if process == "zprime" else 0
+        sample = read_jetnet(samples.jetnet[name], label=label, max_particles=samples.max_particles)
+        if len(sample) > samples.n_jets:
+            rows = np.random.default_rng(samples.seed + 1000 * index).choice(
+                len(sample), samples.n_jets, replace=False
+            )
+            sample = sample[np.sort(rows)]
+        print(f"read {len(sample)} jets for {name} from {samples.jetnet[name]}")
+        loaded[name] = sample
+    return loaded
+
+
+def split_samples(
+    samples: SamplesConfig, loaded: dict[str, JetSample], out_dir: str | os.PathLike
+) -> dict[str, dict[str, Path]]:
+    """Split every sample and write ``out_dir/<name>_<split>.root``; returns name -> split -> path.
+
+    Each sample is split with its own seeded permutation (``samples.seed`` + its index).
+    """
+
+    out_dir = Path(out_dir)
+    paths: dict[str, dict[str, Path]] = {}
+    for index, (name, sample) in enumerate(loaded.items()):
+        rows = split_rows(
+            samples.seed + index, len(sample), samples.validation_fraction, samples.test_fraction
+        )
+        paths[name] = {}
+        for split in SPLITS:
+            if len(rows[split]) == 0:
+                raise ConfigError(f"sample {name}: the {split} split is empty; raise samples.n_jets")
+            paths[name][split] = write_root(sample[rows[split]], out_dir / f"{name}_{split}.root")
+    return paths
