@@ -27,7 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import jax  # noqa: E402
 
 from codec_jax.data.synthetic import make_jets, perturb_jets  # noqa: E402
-from codec_jax.emd import exact_emd, sinkhorn_emd_with_bounds  # noqa: E402
+from codec_jax.emd import (  # noqa: E402
+    CloudPair,
+    EMDSettings,
+    ParticleClouds,
+    exact_emd,
+    sinkhorn_emd_with_bounds,
+)
 
 
 def _timed(function, *args, repeat: int = 1, **kwargs):
@@ -51,18 +57,17 @@ def _decided(result, cutoff: float) -> float:
 
 
 def throughput(particles: int, batch: int, rng: np.random.Generator, norm: bool) -> dict:
-    pt, xy = make_jets(rng, 2 * batch, particles)
-    a, b = (pt[:batch], xy[:batch]), (pt[batch:], xy[batch:])
-    sinkhorn_emd_with_bounds(*a, *b, norm=norm).emd.block_until_ready()  # compile
-    exact_emd(*(x[:64] for x in (*a, *b)), norm=norm)  # warm up POT and the thread pool
-    t_sinkhorn, result = _timed(sinkhorn_emd_with_bounds, *a, *b, norm=norm)
-    exact_emd(*(x[:256] for x in (*a, *b)), norm=norm, executor="processes")  # start the pool
-    t_exact, exact = _timed(exact_emd, *a, *b, norm=norm)
-    t_processes, _ = _timed(exact_emd, *a, *b, norm=norm, executor="processes")
+    jets = ParticleClouds(*make_jets(rng, 2 * batch, particles))
+    pairs = CloudPair(jets.take(slice(batch)), jets.take(slice(batch, None)))
+    settings = EMDSettings(norm=norm)
+    sinkhorn_emd_with_bounds(pairs, settings).emd.block_until_ready()  # compile
+    exact_emd(pairs.take(slice(64)), settings)  # warm up POT and the thread pool
+    t_sinkhorn, result = _timed(sinkhorn_emd_with_bounds, pairs, settings)
+    exact_emd(pairs.take(slice(256)), settings, executor="processes")  # start the pool
+    t_exact, exact = _timed(exact_emd, pairs, settings)
+    t_processes, _ = _timed(exact_emd, pairs, settings, executor="processes")
     serial_rows = slice(0, min(batch, 1024))
-    t_serial, _ = _timed(
-        exact_emd, pt[serial_rows], xy[serial_rows], *(x[serial_rows] for x in b), norm=norm, workers=1
-    )
+    t_serial, _ = _timed(exact_emd, pairs.take(serial_rows), settings, workers=1)
     median, p95 = _errors(result.emd, exact)
     return {
         "sinkhorn": batch / t_sinkhorn,
@@ -75,23 +80,19 @@ def throughput(particles: int, batch: int, rng: np.random.Generator, norm: bool)
     }
 
 
-def accuracy(pairs: tuple, norm: bool) -> tuple[float, float, float]:
-    result = sinkhorn_emd_with_bounds(*pairs, norm=norm)
-    exact = exact_emd(*pairs, norm=norm)
+def accuracy(pairs: CloudPair, norm: bool) -> tuple[float, float, float]:
+    result = sinkhorn_emd_with_bounds(pairs, EMDSettings(norm=norm))
+    exact = exact_emd(pairs, EMDSettings(norm=norm))
     return (*_errors(result.emd, exact), _decided(result, float(np.median(exact))))
 
 
-def generated_pairs(n_jets: int, particles: int):
+def generated_pairs(n_jets: int, particles: int) -> CloudPair:
     from codec_jax.data.generate import generate_sample
     from codec_jax.pairing import jet_particles
 
     sample = generate_sample("qcd", n_jets=2 * n_jets, seed=5, workers=os.cpu_count() or 1)
-    pt, xy = jet_particles(sample, max_particles=particles)
-    pt, xy = (
-        np.pad(pt, ((0, 0), (0, particles - pt.shape[1]))),
-        np.pad(xy, ((0, 0), (0, particles - xy.shape[1]), (0, 0))),
-    )
-    return pt[:n_jets], xy[:n_jets], pt[n_jets:], xy[n_jets:]
+    jets = jet_particles(sample, max_particles=particles).pad_to(particles)
+    return CloudPair(jets.take(slice(n_jets)), jets.take(slice(n_jets, None)))
 
 
 def main() -> None:
@@ -132,9 +133,9 @@ def main() -> None:
     print("near-duplicate pairs (alternate = nominal with 5% pT scale and 0.1/sqrt(pT) smearing):")
     for particles in args.particles:
         pt, xy = make_jets(rng, args.accuracy_pairs, particles)
-        close = perturb_jets(rng, pt, xy)
+        close = CloudPair(ParticleClouds(pt, xy), ParticleClouds(*perturb_jets(rng, pt, xy)))
         for norm in (False, True):
-            median, p95, decided = accuracy((pt, xy, *close), norm)
+            median, p95, decided = accuracy(close, norm)
             print(
                 f"  P={particles:>3} norm={norm!s:>5}: median {median:+.3f}%  p95 {p95:.3f}%  decided {decided:.1f}%"
             )

@@ -355,7 +355,8 @@ def _run_pair(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from codec_jax.data.io import read_jetnet, read_root
-    from codec_jax.pairing import find_pairs, save_pairs
+    from codec_jax.emd import EMDSettings
+    from codec_jax.pairing import PairingConfig, find_pairs, save_pairs
     from codec_jax.pairing.plots import plot_pair_emd
 
     def read(path: str):
@@ -363,10 +364,7 @@ def _run_pair(args: argparse.Namespace) -> None:
             return read_jetnet(path)
         return read_root(path, max_particles=args.max_particles)
 
-    pairs = find_pairs(
-        args.seed,
-        read(args.nominal),
-        read(args.alternate),
+    config = PairingConfig(
         strategy=args.strategy,
         candidates=args.candidates,
         cutoff=args.cutoff,
@@ -374,11 +372,10 @@ def _run_pair(args: argparse.Namespace) -> None:
         certified=args.certified,
         include_signal=args.include_signal,
         backend=args.backend,
-        R=args.radius,
-        beta=args.beta,
-        norm=args.norm,
+        emd=EMDSettings(R=args.radius, beta=args.beta, norm=args.norm),
         max_particles=args.max_particles,
     )
+    pairs = find_pairs(args.seed, read(args.nominal), read(args.alternate), config)
     settings = pairs.settings
     print(
         f"{len(pairs)} pairs from {settings['n_evaluated']} evaluated candidates "

@@ -104,8 +104,10 @@ class LossConfig:
     ``mass_regression`` (supervised / fine-tuning); kwargs: its keyword arguments (e.g.
     ``{"sim_weight": 25.0}``); augmentations: names for :func:`codec_jax.augment.build_augmentation`
     applied to both views (pretraining), with augmentation_kwargs; decorrelation: ``none``,
-    ``disco`` or ``mode`` -- a penalty on background jets added with decorrelation_weight;
-    decorrelation_kwargs: its keyword arguments (e.g. ``{"order": 0}`` for MoDe).
+    ``disco``, ``mode`` or another penalty of the loss registry (kind ``"penalty"``) -- a penalty
+    on background jets added with decorrelation_weight; decorrelation_kwargs: its keyword
+    arguments (e.g. ``{"order": 0}`` for MoDe). kwargs and decorrelation_kwargs are checked
+    against the function's signature (:func:`codec_jax.losses.configured_loss`).
     """
 
     name: str = "vicreg"

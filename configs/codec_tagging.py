@@ -7,7 +7,7 @@ Run::
     codec-jax run configs/codec_tagging.py --out runs/codec_tagging                        # ~1 h, 2 CPU cores
     codec-jax run configs/codec_tagging.py --preset full --out runs/codec_tagging_full     # GPU
     codec-jax run configs/codec_tagging.py --out runs/tag_talk --set models=vicreg_flat,mode0_flat \
-        --set 'vicreg_kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}'
+        --set 'pretrain.loss.kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}'
 
 Fields (documented in codec_jax/studies/codec_tagging.py and codec_jax/studies/common/codec_samples.py;
 see docs/codec.md):
@@ -20,10 +20,11 @@ see docs/codec.md):
   vicreg_peaky, mode0_flat, mode1_flat, disco_flat, n2, n2_ddt (select with ``models=...``).
 * classifier: the encoder of every ML model and the supervised taggers (BCE with the sets'
   weights): Deep Sets / PFN, particle MLP 64-64-64, jet MLP 64, 32-d output, head 32-32-1.
-* pretrain: VICReg (sim 25, var 25, cov 1; the talk's 1/1/5 was unstable here, see
-  docs/codec.md) or Barlow Twins (off-diagonal 0.1) into a 4-d latent (encoder output 4, one
-  linear 4-d projector layer); positives ``both``: pairs of same-class jets from different mass
-  cells (2 per jet), each view rotated and smeared.
+* pretrain: VICReg (``pretrain.loss.kwargs``: sim 25, var 25, cov 1; the talk's 1/1/5 was
+  unstable here, see docs/codec.md) or, for barlow_flat, Barlow Twins (``barlow_kwargs``:
+  off-diagonal 0.1) into a 4-d latent (encoder output 4, one linear 4-d projector layer);
+  positives ``both``: pairs of same-class jets from different mass cells (2 per jet), each view
+  rotated and smeared.
 * head: 32-32-1 on the frozen encoder (``head.finetune.level=frozen``).
 * MoDe[0]/MoDe[1] weight 10 with 8 equal-occupancy mass bins per batch; DisCo weight 3.
 * N2_DDT: 26% QCD quantile map in 12 rho x 3 pT bins from the QCD training rows.
@@ -91,7 +92,9 @@ def get_config(preset=None):
         pretrain=Config(
             name="codec_pretrain",
             data=data,
-            loss=LossConfig(name="vicreg"),
+            loss=LossConfig(
+                name="vicreg", kwargs={"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
+            ),
             optimizer=OptimizerConfig(name="adam", learning_rate=1e-3, warmup_epochs=0.5, end_fraction=0.01),
             training=_training(20, 128),
         ),

@@ -15,7 +15,8 @@ Fields (all documented in codec_jax/config.py):
 * data: signal and background jets of the nominal sample(s), target ``label``; 20% held out.
 * loss: weighted binary cross-entropy on the head's logit. For a mass-decorrelated tagger add
   ``--set loss.decorrelation=disco --set loss.decorrelation_weight=10`` (or ``mode`` with
-  ``loss.decorrelation_kwargs.order=0``).
+  ``loss.decorrelation_kwargs.order=0``, or a penalty registered with
+  ``codec_jax.losses.register_loss(name, fn, kind="penalty")``; docs/losses.md).
 * finetune.level: ``epochs:1`` -- the encoder trains during the first epoch only, then is
   frozen (MACK's "1 epoch" level); ``frozen`` and ``full`` are the other levels.
 

@@ -5,15 +5,16 @@ Run::
     codec-jax run configs/mack.py --preset smoke --out runs/mack_smoke    # ~3 min on 2 CPU cores
     codec-jax run configs/mack.py --out runs/mack                         # ~1 h on 2 CPU cores
     codec-jax run configs/mack.py --preset full --out runs/mack_full      # GPU
-    codec-jax run configs/mack.py --out runs/mack_c30 --set pairing.cutoff=30 --set seeds=0,1,2
+    codec-jax run configs/mack.py --out runs/mack_c30 --set pairing.cutoff=30 --set pairing.cutoff_quantile=none
 
-Fields (documented in codec_jax/studies/mack.py, codec_jax/studies/mack/samples.py and
-codec_jax/config.py; see docs/mack.md):
+Fields (documented in codec_jax/studies/mack/study.py, codec_jax/studies/mack/samples.py,
+codec_jax/pairing/config.py and codec_jax/config.py; see docs/mack.md):
 
 * samples: Z' (narrow, 100 GeV) and QCD jets, pT > 400 GeV, nominal Pythia 8 and the ``fsr_high``
   variant (FSR alpha_s 0.1365 -> 0.150) as the alternate, "data-like" sample; 30 particles.
-* pairing: 11 random candidates per nominal QCD jet, exact EMD (R = 1, beta = 1, GeV), keep the
-  20% smallest (``pairing.cutoff=C`` in GeV instead); background only (``include_signal``).
+* pairing: 11 random candidates per nominal QCD jet, exact EMD (R = 1, beta = 1, GeV:
+  ``pairing.emd``), keep the 20% smallest (``pairing.cutoff=C`` in GeV with
+  ``pairing.cutoff_quantile=none`` instead); background only (``include_signal``).
 * pretrain: the MACK Interaction Network featurizer (edge 64-32-32, node 64-32-32,
   dense 128-128-64 -> 64) with a 64-64 projector; VICReg 25/25/1 with the invariance averaged over
   the 64 dimensions (MACK's script sums it, which collapses the embedding on EMD pairs: see
@@ -44,6 +45,7 @@ from codec_jax.config import (
     OptimizerConfig,
     TrainingConfig,
 )
+from codec_jax.emd import EMDSettings
 from codec_jax.errors import ConfigError
 from codec_jax.studies.mack import MackConfig, PairingConfig
 from codec_jax.studies.mack.samples import SamplesConfig
@@ -64,7 +66,13 @@ def get_config(preset=None):
         samples=SamplesConfig(
             n_jets=8000, alternate_variant="fsr_high", seed=1, max_particles=30, test_fraction=0.4
         ),
-        pairing=PairingConfig(strategy="random", candidates=11, cutoff=0.0, cutoff_quantile=0.2),
+        pairing=PairingConfig(
+            strategy="random",
+            candidates=11,
+            cutoff=None,
+            cutoff_quantile=0.2,
+            emd=EMDSettings(R=1.0, beta=1.0, norm=False),
+        ),
         pretrain=Config(
             name="mack_pretrain",
             model=model,

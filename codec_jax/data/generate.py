@@ -26,7 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -75,23 +75,35 @@ _PYTHIA_CACHE: dict[tuple[str, ...], object] = {}
 
 def _pythia_for(config: GenerationConfig, seed: int):
     """A Pythia instance initialised with ``seed``; the object is reused within a process."""
-    import pythia8mc
-
     lines = config.settings(seed)
     key = tuple(line for line in lines if not line.startswith("Random:seed"))
     pythia = _PYTHIA_CACHE.get(key)
     if pythia is None:
-        pythia = pythia8mc.Pythia("", False)
-        for line in lines:
-            if not pythia.readString(line):
-                raise ConfigError(f"Pythia rejected the setting {line!r}")
+        pythia = _new_pythia(lines)
         _PYTHIA_CACHE.clear()  # keep one configuration per process
         _PYTHIA_CACHE[key] = pythia
+    _initialise(pythia, seed, lines)
+    return pythia
+
+
+def _new_pythia(lines: list[str]):
+    """A Pythia instance that has read ``lines`` (not initialised yet)."""
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in lines:
+        if not pythia.readString(line):
+            raise ConfigError(f"Pythia rejected the setting {line!r}")
+    return pythia
+
+
+def _initialise(pythia, seed: int, lines: list[str]) -> None:
+    """(Re-)initialise ``pythia`` with the random ``seed``, quietly; :class:`ConfigError` with the
+    end of Pythia's log if it fails (``lines``: its settings, for the message)."""
     pythia.readString(f"Random:seed = {seed}")
     succeeded, log = _init_silently(pythia)
     if not succeeded:
         raise ConfigError(f"Pythia initialisation failed with settings {lines}; its log ends: {log[-2000:]}")
-    return pythia
 
 
 def _init_silently(pythia) -> tuple[bool, str]:
@@ -147,6 +159,26 @@ def _to_sample(config: GenerationConfig, selected, timings: dict[str, float]) ->
     return JetSample.from_arrays(parts, mask[:, :keep], ABSOLUTE_FEATURES, jets, extra=extra)
 
 
+def _next_batch_size(
+    config: GenerationConfig,
+    chunk: Chunk,
+    n_done: int,
+    n_events: int,
+    efficiency: float,
+    what: str = "jets selected",
+) -> int:
+    """Events to generate next for the ``chunk.n_jets - n_done`` jets still missing, at the measured
+    ``efficiency`` (jets per event); :class:`CodecJaxError` once ``n_events`` events were spent and
+    the selection looks hopeless."""
+    if n_events > _MAX_EVENTS_PER_JET * chunk.n_jets + 1000:
+        raise CodecJaxError(
+            f"only {n_done} {what} in {n_events} events (pt_min={config.pt_min} GeV, "
+            f"pthat_min={config.pthat_min} GeV, eta_max={config.eta_max}): raise pthat_min or lower pt_min"
+        )
+    wanted = int(np.ceil((chunk.n_jets - n_done) / max(efficiency, 0.02) * 1.05)) + 2
+    return min(wanted, config.events_per_batch)
+
+
 def generate_chunk(config: GenerationConfig, chunk: Chunk) -> ChunkResult:
     """Generate one chunk in this process: exactly ``chunk.n_jets`` selected jets."""
 
@@ -157,15 +189,9 @@ def generate_chunk(config: GenerationConfig, chunk: Chunk) -> ChunkResult:
     batches, batch_sizes, n_selected = [], [], 0
     efficiency = 0.9  # first guess (typical for the default cuts), then measured
     while n_selected < chunk.n_jets:
-        n_events = sum(batch_sizes)
-        if n_events > _MAX_EVENTS_PER_JET * chunk.n_jets + 1000:
-            raise CodecJaxError(
-                f"only {n_selected} jets selected in {n_events} events (pt_min={config.pt_min} GeV, "
-                f"pthat_min={config.pthat_min} GeV, eta_max={config.eta_max}): raise pthat_min or lower pt_min"
-            )
-        wanted = int(np.ceil((chunk.n_jets - n_selected) / max(efficiency, 0.02) * 1.05)) + 2
+        size = _next_batch_size(config, chunk, n_selected, sum(batch_sizes), efficiency)
         start = time.perf_counter()
-        events = pythia.nextBatch(min(wanted, config.events_per_batch))
+        events = pythia.nextBatch(size)
         timings["pythia"] += time.perf_counter() - start
         start = time.perf_counter()
         selected = select_jets(
@@ -229,23 +255,25 @@ def _metadata(config: GenerationConfig, shard: tuple[int, int], results: list[Ch
 
 
 def _run_chunks(
-    config: GenerationConfig, chunks: list[Chunk], workers: int, progress: bool
-) -> Iterator[ChunkResult]:
-    """Yield chunk results as they finish (any order)."""
+    config: GenerationConfig, chunks: list[Chunk], workers: int, progress: bool, run: Callable = _run_chunk
+) -> Iterator:
+    """Yield chunk results as they finish (any order): ``run((config, chunk))`` for each chunk, in
+    ``workers`` spawned processes if more than one (``run`` must then be picklable). Results need a
+    ``chunk`` attribute (the progress bar counts its jets)."""
 
     bar = tqdm(total=sum(c.n_jets for c in chunks), unit="jet", disable=not progress, desc=config.process)
     try:
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
-                result = generate_chunk(config, chunk)
-                bar.update(len(result.sample))
+                result = run((config, chunk))
+                bar.update(result.chunk.n_jets)
                 yield result
             return
         # "spawn": the parent may have JAX (threads) loaded; forking it is unsafe.
         context = multiprocessing.get_context("spawn")
         with context.Pool(min(workers, len(chunks))) as pool:
-            for result in pool.imap_unordered(_run_chunk, [(config, c) for c in chunks]):
-                bar.update(len(result.sample))
+            for result in pool.imap_unordered(run, [(config, c) for c in chunks]):
+                bar.update(result.chunk.n_jets)
                 yield result
     finally:
         bar.close()

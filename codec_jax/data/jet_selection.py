@@ -59,9 +59,13 @@ class SelectedJets:
 
     def head(self, n: int) -> SelectedJets:
         """The first ``n`` jets."""
+        return self.take(slice(None, n))
+
+    def take(self, index) -> SelectedJets:
+        """The jets at ``index`` (a slice, an integer array or a boolean mask over jets)."""
         return SelectedJets(
-            constituents=self.constituents[:n],
-            **{field: getattr(self, field)[:n] for field in _ARRAY_FIELDS},
+            constituents=self.constituents[index],
+            **{field: getattr(self, field)[index] for field in _ARRAY_FIELDS},
         )
 
 

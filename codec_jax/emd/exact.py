@@ -1,7 +1,8 @@
 """Exact EMD on the CPU with POT's network simplex, in parallel threads or processes.
 
-The same definition and arguments as :func:`codec_jax.emd.sinkhorn_emd` (see that module): the
-energy difference goes through a dummy particle on the lighter jet at ground distance 1. Padded
+The same definition and arguments as :func:`codec_jax.emd.sinkhorn_emd` (see that module): a
+:class:`~codec_jax.emd.CloudPair` and :class:`~codec_jax.emd.EMDSettings`; the energy difference
+goes through a dummy particle on the lighter jet at ground distance 1. Padded
 particles (pT <= 0) are trimmed before solving (the solver is faster on small problems), and the
 problem is solved in float64 after normalising the weights to sum to one.
 
@@ -19,6 +20,8 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import numpy as np
 
+from codec_jax.emd.inputs import CloudPair, EMDSettings, ParticleClouds, check_inputs
+
 __all__ = ["exact_emd", "exact_emd_pair"]
 
 
@@ -33,18 +36,16 @@ def _import_pot():
     return ot
 
 
-def exact_emd_pair(
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
-    *,
-    R: float = 0.8,
-    beta: float = 1.0,
-    norm: bool = False,
-) -> float:
-    """Exact EMD of one pair: ``a_pt [P]``, ``a_xy [P, 2]``, ``b_pt [Q]``, ``b_xy [Q, 2]``."""
-    ot = _import_pot()
+def exact_emd_pair(pair: CloudPair, settings: EMDSettings | None = None) -> float:
+    """Exact EMD of one pair: clouds without batch axis, ``pair.a`` ``pt [P]``, ``xy [P, 2]`` and
+    ``pair.b`` ``pt [Q]``, ``xy [Q, 2]`` (e.g. ``batch.take(i)``); in GeV unless ``settings.norm``."""
+    pair, settings = check_inputs(pair, settings, batched=False)
+    return _solve_one(pair, settings, _import_pot())
+
+
+def _solve_one(pair: CloudPair, settings: EMDSettings, ot) -> float:
+    (a_pt, a_xy), (b_pt, b_xy) = pair
+    R, beta, norm = settings.R, settings.beta, settings.norm
     keep_a, keep_b = a_pt > 0, b_pt > 0
     a_w = np.asarray(a_pt, np.float64)[keep_a]
     b_w = np.asarray(b_pt, np.float64)[keep_b]
@@ -78,14 +79,9 @@ def exact_emd_pair(
     return float(scale * value)
 
 
-def _solve_chunk(a_pt, a_xy, b_pt, b_xy, R, beta, norm) -> np.ndarray:
-    return np.array(
-        [
-            exact_emd_pair(a_pt[i], a_xy[i], b_pt[i], b_xy[i], R=R, beta=beta, norm=norm)
-            for i in range(len(a_pt))
-        ],
-        np.float64,
-    )
+def _solve_chunk(pair: CloudPair, settings: EMDSettings) -> np.ndarray:
+    ot = _import_pot()
+    return np.array([_solve_one(pair.take(i), settings, ot) for i in range(pair.n_pairs)], np.float64)
 
 
 def _quiet_pot_backends() -> None:
@@ -106,24 +102,19 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def exact_emd(
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
+    pair: CloudPair,
+    settings: EMDSettings | None = None,
     *,
-    R: float = 0.8,
-    beta: float = 1.0,
-    norm: bool = False,
     workers: int | None = None,
     executor: str = "threads",
     chunk_size: int | None = None,
 ) -> np.ndarray:
-    """Exact EMD of each pair, ``[batch]`` float64.
+    """Exact EMD of each pair, ``[batch]`` float64 (GeV unless ``settings.norm``).
 
     Args:
-        a_pt, b_pt: ``[batch, P]`` and ``[batch, Q]`` particle pT (GeV); zero marks padding.
-        a_xy, b_xy: ``[batch, P, 2]`` and ``[batch, Q, 2]`` (eta, phi) relative to the jet axis.
-        R, beta, norm: as :func:`codec_jax.emd.sinkhorn_emd`.
+        pair: ``pair.a`` ``pt [batch, P]`` (GeV, zero marks padding), ``xy [batch, P, 2]``
+            (eta, phi) relative to the jet axis; ``pair.b`` ``pt [batch, Q]``, ``xy [batch, Q, 2]``.
+        settings: R, beta, norm (default ``EMDSettings()``: R = 0.8, beta = 1, norm = False).
         workers: parallel workers (default: all CPU cores; 1 solves in this thread).
         executor: ``"threads"`` (POT's C++ solver releases the GIL, but the per-pair Python
             work does not) or ``"processes"`` (a spawned pool, started once and reused; the
@@ -131,26 +122,18 @@ def exact_emd(
         chunk_size: pairs per task (default: a quarter of each worker's share, at least 16).
     """
     _import_pot()
-    a_pt, b_pt = np.asarray(a_pt), np.asarray(b_pt)
-    a_xy, b_xy = np.asarray(a_xy), np.asarray(b_xy)
-    if a_pt.ndim != 2 or b_pt.ndim != 2 or a_xy.shape != (*a_pt.shape, 2) or b_xy.shape != (*b_pt.shape, 2):
-        raise ValueError(
-            "exact_emd needs a_pt [batch, P], a_xy [batch, P, 2], b_pt [batch, Q], b_xy [batch, Q, 2]; got "
-            f"{a_pt.shape}, {a_xy.shape}, {b_pt.shape}, {b_xy.shape}"
-        )
-    if a_pt.shape[0] != b_pt.shape[0]:
-        raise ValueError(f"a and b need the same batch size, got {a_pt.shape[0]} and {b_pt.shape[0]}")
+    pair, settings = check_inputs(pair, settings)
+    pair = CloudPair(*(ParticleClouds(np.asarray(c.pt), np.asarray(c.xy)) for c in pair))
     if executor not in ("threads", "processes"):
         raise ValueError(f"executor must be 'threads' or 'processes', got {executor!r}")
-    n = a_pt.shape[0]
+    n = pair.n_pairs
     workers = workers or os.cpu_count() or 1
     chunk_size = chunk_size or max(16, -(-n // (4 * workers)))
     if workers == 1 or n <= chunk_size:
-        return _solve_chunk(a_pt, a_xy, b_pt, b_xy, R, beta, norm)
-    args = (R, beta, norm)
-    starts = range(0, n, chunk_size)
-    chunks = [tuple(x[s : s + chunk_size] for x in (a_pt, a_xy, b_pt, b_xy)) + args for s in starts]
+        return _solve_chunk(pair, settings)
+    chunks = [pair.take(slice(s, s + chunk_size)) for s in range(0, n, chunk_size)]
     if executor == "processes":
-        return np.concatenate(list(_process_pool(workers).map(_solve_chunk, *zip(*chunks))))
+        pool = _process_pool(workers)
+        return np.concatenate(list(pool.map(_solve_chunk, chunks, [settings] * len(chunks))))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return np.concatenate(list(pool.map(_solve_chunk, *zip(*chunks))))
+        return np.concatenate(list(pool.map(_solve_chunk, chunks, [settings] * len(chunks))))

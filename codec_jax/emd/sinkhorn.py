@@ -11,8 +11,9 @@ into (-pi, pi]. The energy difference is carried by a *dummy particle* on the li
 ground distance 1 from every particle, which turns the problem into a balanced transport problem.
 ``norm=True`` first normalises each jet's pT to sum to one (then the energy term vanishes).
 
-Arrays are padded: ``pt [batch, particles]`` with zero pT marking padded slots and
-``xy [batch, particles, 2]`` holding (eta, phi). Every function returns EMDs in GeV (``norm=False``)
+Every function takes a :class:`~codec_jax.emd.CloudPair` of padded clouds (``pt [batch, P]`` with
+zero pT marking padded slots, ``xy [batch, P, 2]`` holding (eta, phi)) and
+:class:`~codec_jax.emd.EMDSettings` ``(R, beta, norm)``, and returns EMDs in GeV (``norm=False``)
 or dimensionless (``norm=True``).
 
 * :func:`sinkhorn_emd` -- entropic OT with ott-jax in the log domain, a fixed absolute epsilon
@@ -41,6 +42,7 @@ from ott.problems.linear import linear_problem
 from ott.solvers.linear import sinkhorn
 
 from codec_jax.emd.exact import exact_emd
+from codec_jax.emd.inputs import CloudPair, EMDSettings, ParticleClouds, check_inputs
 
 __all__ = [
     "DEFAULT_EPSILON",
@@ -91,16 +93,18 @@ def _ground_cost(a_xy: jax.Array, b_xy: jax.Array, R: float, beta: float) -> jax
     return jnp.where(positive, safe ** (0.5 * beta), 0.0)
 
 
-def _balanced_problem(a_pt, a_xy, b_pt, b_xy, R, beta, norm):
-    """Weights with the dummy particle appended, the cost matrix and the energy scale.
+def _balanced_problem(pair: CloudPair, settings: EMDSettings):
+    """Weights with the dummy particle appended, the cost matrix and the energy scale of one pair
+    (clouds without batch axis).
 
     Returns ``a [P+1]``, ``b [Q+1]`` (each summing to one), ``cost [P+1, Q+1]`` and ``scale``
     (the larger total pT, or 1 for ``norm=True``); the EMD is ``scale * OT(a, b, cost)``.
     """
+    (a_pt, a_xy), (b_pt, b_xy) = pair
     a_pt = jnp.where(a_pt > 0, a_pt, 0.0)
     b_pt = jnp.where(b_pt > 0, b_pt, 0.0)
     a_sum, b_sum = a_pt.sum(), b_pt.sum()
-    if norm:
+    if settings.norm:
         a_w = a_pt / jnp.where(a_sum > 0, a_sum, 1.0)
         b_w = b_pt / jnp.where(b_sum > 0, b_sum, 1.0)
         a_dummy = jnp.where(a_sum > 0, 0.0, 1.0)
@@ -114,7 +118,7 @@ def _balanced_problem(a_pt, a_xy, b_pt, b_xy, R, beta, norm):
         b_dummy = jnp.where(scale > 0, (scale - b_sum) / safe_scale, 1.0)
     a = jnp.concatenate([a_w, a_dummy[None]])
     b = jnp.concatenate([b_w, b_dummy[None]])
-    cost = _ground_cost(a_xy, b_xy, R, beta)
+    cost = _ground_cost(a_xy, b_xy, settings.R, settings.beta)
     cost = jnp.pad(cost, ((0, 1), (0, 1)), constant_values=1.0).at[-1, -1].set(0.0)
     return a, b, cost, scale
 
@@ -149,11 +153,10 @@ def _dual_lower_bound(f, g, a, b, cost) -> jax.Array:
 
 
 # --------------------------------------------------------------------------- one pair
-def _solve_pair(a_pt, a_xy, b_pt, b_xy, *, R, beta, norm, epsilon, iterations, epsilon_start, epsilon_decay):
-    """Sinkhorn for one pair: ``(emd, lower, upper)``, scalars."""
-    a, b, cost, scale = _balanced_problem(
-        jax.lax.stop_gradient(a_pt), a_xy, jax.lax.stop_gradient(b_pt), b_xy, R, beta, norm
-    )
+def _solve_pair(pair: CloudPair, *, settings, epsilon, iterations, epsilon_start, epsilon_decay):
+    """Sinkhorn for one pair (clouds without batch axis): ``(emd, lower, upper)``, scalars."""
+    frozen_pt = CloudPair(*(ParticleClouds(jax.lax.stop_gradient(c.pt), c.xy) for c in pair))
+    a, b, cost, scale = _balanced_problem(frozen_pt, settings)
     a, b, scale = jax.lax.stop_gradient((a, b, scale))
     frozen_cost = jax.lax.stop_gradient(cost)
     schedule = epsilon_scheduler.Epsilon(epsilon, init=max(epsilon_start / epsilon, 1.0), decay=epsilon_decay)
@@ -176,36 +179,19 @@ def _solve_pair(a_pt, a_xy, b_pt, b_xy, *, R, beta, norm, epsilon, iterations, e
     return emd, lower, jax.lax.stop_gradient(upper)
 
 
-_STATIC = ("R", "beta", "norm", "epsilon", "iterations", "epsilon_start", "epsilon_decay")
+_STATIC = ("settings", "epsilon", "iterations", "epsilon_start", "epsilon_decay")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
-def _batched(a_pt, a_xy, b_pt, b_xy, **settings):
-    solve = functools.partial(_solve_pair, **settings)
-    return jax.vmap(solve)(a_pt, a_xy, b_pt, b_xy)
-
-
-def _check_shapes(a_pt, a_xy, b_pt, b_xy) -> None:
-    for name, pt, xy in (("a", a_pt, a_xy), ("b", b_pt, b_xy)):
-        if pt.ndim != 2 or xy.shape != (*pt.shape, 2):
-            raise ValueError(
-                f"{name}_pt must be [batch, particles] and {name}_xy [batch, particles, 2]; "
-                f"got {pt.shape} and {xy.shape}"
-            )
-    if a_pt.shape[0] != b_pt.shape[0]:
-        raise ValueError(f"a and b need the same batch size, got {a_pt.shape[0]} and {b_pt.shape[0]}")
+def _batched(pair: CloudPair, **options):
+    return jax.vmap(functools.partial(_solve_pair, **options))(pair)
 
 
 # --------------------------------------------------------------------------- public API
 def sinkhorn_emd_with_bounds(
-    a_pt: jax.Array,
-    a_xy: jax.Array,
-    b_pt: jax.Array,
-    b_xy: jax.Array,
+    pair: CloudPair,
+    settings: EMDSettings | None = None,
     *,
-    R: float = 0.8,
-    beta: float = 1.0,
-    norm: bool = False,
     epsilon: float = DEFAULT_EPSILON,
     iterations: int = DEFAULT_ITERATIONS,
     epsilon_start: float = DEFAULT_EPSILON_START,
@@ -214,11 +200,9 @@ def sinkhorn_emd_with_bounds(
     """Sinkhorn EMD and its certified bracket for a batch of jet pairs.
 
     Args:
-        a_pt, b_pt: ``[batch, P]`` and ``[batch, Q]`` particle pT (GeV); zero marks padding.
-        a_xy, b_xy: ``[batch, P, 2]`` and ``[batch, Q, 2]`` (eta, phi) relative to the jet axis.
-        R: jet radius dividing the angular distance.
-        beta: angular exponent of the ground cost.
-        norm: normalise each jet's pT to one first (then the energy term vanishes).
+        pair: ``pair.a`` ``pt [batch, P]`` (GeV, zero marks padding), ``xy [batch, P, 2]``
+            (eta, phi) relative to the jet axis; ``pair.b`` ``pt [batch, Q]``, ``xy [batch, Q, 2]``.
+        settings: R, beta, norm (default ``EMDSettings()``: R = 0.8, beta = 1, norm = False).
         epsilon: final entropic regularisation in units of ``R^beta`` (absolute).
         iterations: fixed number of Sinkhorn iterations.
         epsilon_start, epsilon_decay: annealing, ``eps_t = max(epsilon_start * decay^t, epsilon)``.
@@ -229,21 +213,16 @@ def sinkhorn_emd_with_bounds(
         gradient wrt the coordinates is that of the rounded plan's cost. The bounds hold up to
         float32 round-off (~1e-5 relative).
     """
-    a_pt, a_xy, b_pt, b_xy = (jnp.asarray(x, jnp.float32) for x in (a_pt, a_xy, b_pt, b_xy))
-    _check_shapes(a_pt, a_xy, b_pt, b_xy)
+    pair, settings = check_inputs(pair, settings)
+    pair = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), pair)
     if epsilon <= 0 or iterations < 1 or not 0 < epsilon_decay <= 1:
         raise ValueError(
             "need epsilon > 0, iterations >= 1 and 0 < epsilon_decay <= 1; got "
             f"{epsilon}, {iterations}, {epsilon_decay}"
         )
     emd, lower, upper = _batched(
-        a_pt,
-        a_xy,
-        b_pt,
-        b_xy,
-        R=float(R),
-        beta=float(beta),
-        norm=bool(norm),
+        pair,
+        settings=settings,
         epsilon=float(epsilon),
         iterations=int(iterations),
         epsilon_start=float(epsilon_start),
@@ -252,25 +231,26 @@ def sinkhorn_emd_with_bounds(
     return EMDEstimate(emd, lower, upper)
 
 
-def sinkhorn_emd(a_pt, a_xy, b_pt, b_xy, **options) -> jax.Array:
+def sinkhorn_emd(pair: CloudPair, settings: EMDSettings | None = None, **options) -> jax.Array:
     """EMD of each pair by Sinkhorn, ``[batch]``; options as :func:`sinkhorn_emd_with_bounds`.
 
-    Jittable and differentiable in ``a_xy`` / ``b_xy`` (pT weights are stop-gradiented).
+    Jittable and differentiable in ``pair.a.xy`` / ``pair.b.xy`` (pT weights are stop-gradiented).
     """
-    return sinkhorn_emd_with_bounds(a_pt, a_xy, b_pt, b_xy, **options).emd
+    return sinkhorn_emd_with_bounds(pair, settings, **options).emd
 
 
-def sinkhorn_emd_bounds(a_pt, a_xy, b_pt, b_xy, **options) -> tuple[jax.Array, jax.Array]:
+def sinkhorn_emd_bounds(
+    pair: CloudPair, settings: EMDSettings | None = None, **options
+) -> tuple[jax.Array, jax.Array]:
     """Certified ``(lower, upper)`` bracket of the exact EMD, each ``[batch]``."""
-    result = sinkhorn_emd_with_bounds(a_pt, a_xy, b_pt, b_xy, **options)
+    result = sinkhorn_emd_with_bounds(pair, settings, **options)
     return result.lower, result.upper
 
 
 def pairwise_sinkhorn_emd(
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
+    a: ParticleClouds,
+    b: ParticleClouds,
+    settings: EMDSettings | None = None,
     *,
     block_size: int = 64,
     **options,
@@ -278,14 +258,16 @@ def pairwise_sinkhorn_emd(
     """All EMDs between ``N`` jets and ``M`` jets, ``[N, M]``, computed in square blocks.
 
     Args:
-        a_pt, a_xy: ``[N, P]``, ``[N, P, 2]``; b_pt, b_xy: ``[M, Q]``, ``[M, Q, 2]``.
+        a: clouds ``pt [N, P]``, ``xy [N, P, 2]``; b: clouds ``pt [M, Q]``, ``xy [M, Q, 2]``.
+        settings: as :func:`sinkhorn_emd_with_bounds`.
         block_size: rows and columns per block (``block_size**2`` pairs per solver call; the
             last blocks are padded so the solver compiles once).
         options: as :func:`sinkhorn_emd_with_bounds`.
     """
-    a_pt, b_pt = np.asarray(a_pt, np.float32), np.asarray(b_pt, np.float32)
-    a_xy, b_xy = np.asarray(a_xy, np.float32), np.asarray(b_xy, np.float32)
-    n, m = a_pt.shape[0], b_pt.shape[0]
+    if not (isinstance(a, ParticleClouds) and isinstance(b, ParticleClouds)):
+        raise TypeError(f"a and b must be ParticleClouds(pt, xy), got {type(a).__name__}, {type(b).__name__}")
+    a, b = (ParticleClouds(np.asarray(c.pt, np.float32), np.asarray(c.xy, np.float32)) for c in (a, b))
+    n, m = a.n_jets, b.n_jets
     result = np.empty((n, m), np.float32)
     rows = np.arange(block_size)
     for i0 in range(0, n, block_size):
@@ -293,7 +275,7 @@ def pairwise_sinkhorn_emd(
         for j0 in range(0, m, block_size):
             jb = np.minimum(j0 + rows, m - 1)
             ii, jj = np.repeat(ia, block_size), np.tile(jb, block_size)
-            emd = sinkhorn_emd(a_pt[ii], a_xy[ii], b_pt[jj], b_xy[jj], **options)
+            emd = sinkhorn_emd(CloudPair(a.take(ii), b.take(jj)), settings, **options)
             block = np.asarray(emd).reshape(block_size, block_size)
             n_rows, n_cols = min(block_size, n - i0), min(block_size, m - j0)
             result[i0 : i0 + n_rows, j0 : j0 + n_cols] = block[:n_rows, :n_cols]

@@ -4,8 +4,9 @@
 * decorrelation: :func:`disco`, :func:`mode` on scores and mass ``[batch]`` (background jets);
 * supervised: :func:`bce` on logits, :func:`mass_regression`, both with per-jet weights.
 
-Configs name losses through :mod:`codec_jax.losses.registry`; :func:`register_loss` adds your own
-(see docs/losses.md for the formulas and a worked example).
+Configs name losses (``loss.name``) and penalties (``loss.decorrelation``) through
+:mod:`codec_jax.losses.registry`; :func:`register_loss` adds your own (see docs/losses.md for the
+formulas and worked examples).
 """
 
 from codec_jax.losses.contrastive import barlow_twins, ntxent, vicreg

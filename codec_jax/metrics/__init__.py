@@ -1,6 +1,8 @@
 """Evaluation metrics: tagging (ROC, AUC, rejection, mass sculpting), robustness (MACK's
-fractional efficiency changes), representations (latent-mass correlation, participation ratio)
-and mass response (median and resolution in truth-mass bins).
+fractional efficiency changes), representations (latent-mass correlation, participation ratio),
+mass response (median and resolution in truth-mass bins), and the statistics layer of the
+studies: sculpting as a JSD excess over its floor, errors from a paired bootstrap over test jets
+combined with the training seeds (uncertainty), and claims with verdicts by a fixed rule.
 
 Conventions (the same in every function):
 
@@ -18,6 +20,7 @@ Inputs are NumPy arrays computed in float64; empty, mismatched or non-finite inp
 re-exported here (``from codec_jax import metrics; metrics.roc_auc(...)``).
 """
 
+from codec_jax.metrics.claims import VERDICTS, Claim, ClaimRule, claims_markdown, evaluate_claim
 from codec_jax.metrics.representation import (
     LatentMassCorrelation,
     latent_mass_correlation,
@@ -29,9 +32,11 @@ from codec_jax.metrics.robustness import (
     fractional_change_uncertainty,
     fractional_efficiency_change,
     fractional_efficiency_change_curve,
+    matched_efficiency_change,
     metric_name,
     robustness_metrics,
 )
+from codec_jax.metrics.sculpting import JSDExcess, jsd_excess
 from codec_jax.metrics.tagging import (
     BinnedEfficiency,
     InverseJSDFloor,
@@ -45,23 +50,49 @@ from codec_jax.metrics.tagging import (
     roc_curve,
     threshold_at_efficiency,
 )
+from codec_jax.metrics.uncertainty import (
+    BootstrapResamples,
+    Measurement,
+    bootstrap_resamples,
+    bootstrap_values,
+    combined_difference_error,
+    combined_error,
+    difference_measurement,
+    measurement,
+)
 
 __all__ = [
+    "VERDICTS",
     "BinnedEfficiency",
+    "BootstrapResamples",
+    "Claim",
+    "ClaimRule",
     "EfficiencyChangeCurve",
     "InverseJSDFloor",
+    "JSDExcess",
     "LatentMassCorrelation",
+    "Measurement",
     "ROC_GRID",
     "background_rejection",
+    "bootstrap_resamples",
+    "bootstrap_values",
+    "claims_markdown",
+    "combined_difference_error",
+    "combined_error",
+    "difference_measurement",
     "efficiency",
     "efficiency_vs_mass",
+    "evaluate_claim",
     "fractional_change_uncertainty",
     "fractional_efficiency_change",
     "fractional_efficiency_change_curve",
     "inverse_jsd",
     "inverse_jsd_floor",
     "jsd",
+    "jsd_excess",
     "latent_mass_correlation",
+    "matched_efficiency_change",
+    "measurement",
     "metric_name",
     "participation_ratio",
     "robustness_metrics",

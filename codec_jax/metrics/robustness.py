@@ -23,6 +23,7 @@ __all__ = [
     "EfficiencyChangeCurve",
     "fractional_efficiency_change",
     "fractional_efficiency_change_curve",
+    "matched_efficiency_change",
 ]
 
 #: Signal efficiencies at which ROC curves are stored (background efficiency interpolated).
@@ -114,11 +115,57 @@ def fractional_efficiency_change(
     return float(curve.change[0])
 
 
+def matched_efficiency_change(
+    scores_nominal: object,
+    labels_nominal: object,
+    scores_alternate: object,
+    labels_alternate: object,
+    *,
+    label: int = 0,
+    efficiency: float = 0.1,
+    weights_nominal: object = None,
+    weights_alternate: object = None,
+) -> float:
+    """Robustness at a matched working point: the fractional change of the efficiency of the
+    *same* class that fixes the threshold.
+
+    The threshold keeps ``efficiency`` of the nominal class ``label`` (0 = QCD, the default;
+    1 = Z'); returns ``(eps_alt - eps_nom) / eps_nom`` of that class at that threshold, where
+    ``eps_nom`` is the achieved nominal efficiency (``efficiency`` up to one jet or a tie). With
+    ``label=0`` this is delta eps_QCD / eps_QCD at a fixed nominal QCD efficiency: taggers of
+    different power are compared at the same background level (key
+    ``metric_name("qcd", efficiency, fixed="qcd")``). Zero for identical samples. Scores,
+    labels, weights: ``[n_nominal]`` and ``[n_alternate]``.
+    """
+    if label not in (0, 1):
+        raise DataError(f"'label' must be 0 or 1, got {label}")
+    efficiency = float(_check_efficiency("efficiency", efficiency))
+    name = "signal (label 1)" if label == 1 else "background (label 0)"
+    selected = []
+    for sample, arrays in (
+        ("nominal", (scores_nominal, labels_nominal, weights_nominal)),
+        ("alternate", (scores_alternate, labels_alternate, weights_alternate)),
+    ):
+        scores, is_signal, weights = _inputs(*arrays, f"_{sample}")
+        selected.append(_class(scores, weights, is_signal == bool(label), f"{sample} {name}"))
+    threshold = _thresholds(*selected[0], np.array([efficiency]))
+    eps_nominal, eps_alternate = (float(_pass_fraction(*one, threshold)[0]) for one in selected)
+    return (eps_alternate - eps_nominal) / eps_nominal if eps_nominal > 0 else float("nan")
+
+
 # --------------------------------------------------------------------------- per-classifier summary
-def metric_name(kind: str, efficiency: float) -> str:
+def metric_name(kind: str, efficiency: float, fixed: str | None = None) -> str:
     """Name of a fractional-change metric: ``kind`` ``"qcd"`` (delta eps_QCD / eps_QCD at a fixed
-    Z' efficiency) or ``"zprime"`` (delta eps_Z' / eps_Z' at a fixed QCD efficiency)."""
-    fixed = "zprime" if kind == "qcd" else "qcd"
+    Z' efficiency) or ``"zprime"`` (delta eps_Z' / eps_Z' at a fixed QCD efficiency).
+
+    ``fixed`` names the class whose nominal efficiency fixes the threshold (``"qcd"`` or
+    ``"zprime"``); by default the other class. ``metric_name("qcd", 0.1, fixed="qcd")`` =
+    ``"frac_change_qcd_at_qcd_eff_0.1"`` (:func:`matched_efficiency_change`).
+    """
+    if fixed is None:
+        fixed = "zprime" if kind == "qcd" else "qcd"
+    elif fixed not in ("qcd", "zprime"):
+        raise DataError(f"'fixed' must be 'qcd' or 'zprime', got {fixed!r}")
     return f"frac_change_{kind}_at_{fixed}_eff_{efficiency:g}"
 
 
@@ -130,15 +177,23 @@ def fractional_change_uncertainty(
     *,
     fixed_label: int,
     efficiency: float,
+    measured_label: int | None = None,
 ) -> float | None:
     """Binomial statistical uncertainty of the fractional change r = eps_alt / eps_nom - 1 of the
-    class ``1 - fixed_label`` at the threshold keeping ``efficiency`` of the nominal class
-    ``fixed_label``: ``r_err = (eps_alt / eps_nom) sqrt(var_alt / eps_alt^2 + var_nom / eps_nom^2)``
-    with ``var = eps (1 - eps) / n`` (the threshold's own fluctuation is neglected). ``None`` when
+    class ``measured_label`` (default ``1 - fixed_label``) at the threshold keeping
+    ``efficiency`` of the nominal class ``fixed_label``:
+    ``r_err = (eps_alt / eps_nom) sqrt(var_alt / eps_alt^2 + var_nom / eps_nom^2)`` with
+    ``var = eps (1 - eps) / n`` (the threshold's own fluctuation is neglected). ``None`` when
     an efficiency is zero. Inputs ``[n_nominal]`` / ``[n_alternate]``.
+
+    With ``measured_label == fixed_label`` (:func:`matched_efficiency_change`) eps_nom is fixed by
+    the cut, and the nominal term stands for the fluctuation of the threshold instead: the
+    asymptotic variance of eps_alt at the nominal quantile is ``var_alt + (f_alt / f_nom)^2
+    var_nom`` (``f``: the class's score densities at the cut), here with ``f_alt / f_nom``
+    approximated by ``eps_alt / eps_nom`` (exact for exponential tails).
     """
     threshold = threshold_at_efficiency(scores_nominal, labels_nominal, efficiency, label=fixed_label)
-    other = 1 - fixed_label
+    other = 1 - fixed_label if measured_label is None else measured_label
     passed = []
     for scores, labels in ((scores_nominal, labels_nominal), (scores_alternate, labels_alternate)):
         selected = np.asarray(scores)[np.asarray(labels) == other]
@@ -156,6 +211,7 @@ def robustness_metrics(
     scores_alternate: np.ndarray,
     labels_alternate: np.ndarray,
     working_points: Sequence[float] = (0.5, 0.3),
+    matched_points: Sequence[float] = (0.1, 0.3),
 ) -> dict[str, Any]:
     """Nominal-vs-alternate metrics of one classifier. Inputs are ``[n_nominal]`` and
     ``[n_alternate]`` scores and labels (1 = Z', 0 = QCD).
@@ -164,7 +220,9 @@ def robustness_metrics(
     :func:`metric_name` ``("qcd", w)`` = (eps_QCD_alt - eps_QCD_nom) / eps_QCD_nom at the threshold
     keeping ``w`` of the nominal Z' jets, and ``("zprime", w)`` the same for Z' at fixed nominal
     QCD efficiency, each with its binomial uncertainty under the name + ``"_stat"``
-    (:func:`fractional_change_uncertainty`); ``curves`` -- both changes over the working points 0.05..0.95; ``roc`` --
+    (:func:`fractional_change_uncertainty`); for each matched point ``m``,
+    ``metric_name("qcd", m, fixed="qcd")`` = the change of eps_QCD at the threshold keeping ``m``
+    of the nominal QCD jets (:func:`matched_efficiency_change`) and its ``"_stat"``; ``curves`` -- both changes over the working points 0.05..0.95; ``roc`` --
     eps_QCD (nominal and alternate) at the signal efficiencies :data:`ROC_GRID`.
     """
     result: dict[str, Any] = {
@@ -183,6 +241,12 @@ def robustness_metrics(
             result[metric_name(kind, point) + "_stat"] = fractional_change_uncertainty(
                 *args, fixed_label=fixed_label, efficiency=point
             )
+    for point in matched_points:
+        key = metric_name("qcd", point, fixed="qcd")
+        result[key] = matched_efficiency_change(*args, label=0, efficiency=point)
+        result[key + "_stat"] = fractional_change_uncertainty(
+            *args, fixed_label=0, efficiency=point, measured_label=0
+        )
     curves = {}
     for kind, fixed in (("qcd", "signal"), ("zprime", "background")):
         curve = fractional_efficiency_change_curve(*args, fixed=fixed)

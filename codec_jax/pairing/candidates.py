@@ -1,7 +1,8 @@
-"""Candidate (nominal, alternate) jet pairs for the positive-pair search, and cheap EMD bounds.
+"""Candidate (nominal, alternate) jet pairs for the positive-pair search, and cheap jet keys.
 
 All functions work on host NumPy arrays: ``pt [n_jets, P]`` (GeV, zero = padding) and
-``xy [n_jets, P, 2]`` (eta, phi relative to the jet axis). Candidates come back as two int64 index
+``xy [n_jets, P, 2]`` (eta, phi relative to the jet axis). The cheap EMD lower bound that the
+``prefiltered`` search applies to the candidates is :func:`codec_jax.emd.emd_lower_bound`. Candidates come back as two int64 index
 arrays ``[n_candidates]`` into the nominal and the alternate jets, without duplicate pairs.
 """
 
@@ -14,7 +15,6 @@ __all__ = [
     "nearest_candidates",
     "binned_candidates",
     "jet_width",
-    "emd_lower_bound",
 ]
 
 
@@ -112,32 +112,3 @@ def jet_width(pt: np.ndarray, xy: np.ndarray) -> np.ndarray:
     total = pt.sum(axis=1)
     radius = np.sqrt((xy**2).sum(axis=-1))
     return (pt * radius).sum(axis=1) / np.where(total > 0, total, 1.0)
-
-
-def emd_lower_bound(
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
-    *,
-    R: float,
-    beta: float,
-    norm: bool,
-) -> np.ndarray:
-    """A cheap guaranteed lower bound on the EMD of each pair, ``[batch]``.
-
-    ``norm=False``: the energy difference ``|sum pT - sum pT'|`` (the transport term is >= 0).
-    ``norm=True``, ``beta >= 1``: ``(|c - c'| / R)^beta`` with ``c`` the pT-weighted centroids
-    (Kantorovich-Rubinstein with a linear test function, then Jensen), valid when no phi
-    difference needs wrapping (all ``|phi| < pi/2``); otherwise 0.
-    """
-    a_sum, b_sum = a_pt.sum(axis=1), b_pt.sum(axis=1)
-    if not norm:
-        return np.abs(a_sum - b_sum).astype(np.float64)
-    if beta < 1:
-        return np.zeros(len(a_pt))
-    a_c = (a_pt[..., None] * a_xy).sum(axis=1) / np.where(a_sum > 0, a_sum, 1.0)[:, None]
-    b_c = (b_pt[..., None] * b_xy).sum(axis=1) / np.where(b_sum > 0, b_sum, 1.0)[:, None]
-    bound = (np.sqrt(((a_c - b_c) ** 2).sum(axis=-1)) / R) ** beta
-    no_wrap = (np.abs(a_xy[..., 1]).max(axis=1) < np.pi / 2) & (np.abs(b_xy[..., 1]).max(axis=1) < np.pi / 2)
-    return np.where(no_wrap & (a_sum > 0) & (b_sum > 0), bound, 0.0)

@@ -1,9 +1,9 @@
 """EMDs of many candidate pairs in fixed-size chunks: backend choice, progress, certification.
 
-Inputs are host arrays gathered per candidate pair: ``a_pt [n, P]``, ``a_xy [n, P, 2]``,
-``b_pt [n, P]``, ``b_xy [n, P, 2]``. The Sinkhorn backend runs chunks of ``batch_size`` pairs
-(the last one padded, so the solver compiles once per shape); the exact backend runs POT's
-network simplex on all CPU cores.
+Inputs are host clouds gathered per candidate pair, a :class:`~codec_jax.emd.CloudPair` of
+``pt [n, P]`` and ``xy [n, P, 2]`` on each side, and the :class:`~codec_jax.emd.EMDSettings`. The
+Sinkhorn backend runs chunks of ``batch_size`` pairs (the last one padded, so the solver compiles
+once per shape); the exact backend runs POT's network simplex on all CPU cores.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from codec_jax.emd import exact_emd, sinkhorn_emd_with_bounds
+from codec_jax.emd import CloudPair, EMDSettings, exact_emd, sinkhorn_emd_with_bounds
 from codec_jax.errors import ConfigError
+from codec_jax.pairing.config import BACKENDS
 
 __all__ = ["BACKENDS", "EMDResult", "pick_backend", "evaluate_emd", "certify", "CERTIFY_MARGIN"]
 
-BACKENDS = ("auto", "exact", "sinkhorn")
 #: Relative safety margin (times the pair's larger total pT, or 1 for ``norm=True``) applied to
 #: the Sinkhorn bounds before they decide ``EMD < C``: covers float32 round-off in the bounds.
 CERTIFY_MARGIN = 1e-4
@@ -52,37 +52,25 @@ def _progress(total: int, enabled: bool, desc: str):
 
 
 def evaluate_emd(
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
+    pair: CloudPair,
+    settings: EMDSettings,
     *,
-    R: float,
-    beta: float,
-    norm: bool,
     backend: str = "auto",
     batch_size: int = 1024,
     sinkhorn_options: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> EMDResult:
-    """EMD of each pair with the chosen backend (``"auto"``, ``"exact"`` or ``"sinkhorn"``)."""
+    """EMD of each of the ``n`` pairs of ``pair`` (host clouds ``pt [n, P]``, ``xy [n, P, 2]``)
+    with the chosen backend (``"auto"``, ``"exact"`` or ``"sinkhorn"``), ``batch_size`` at a time."""
 
     backend = pick_backend(backend)
-    n = len(a_pt)
+    n = pair.n_pairs
     emd = np.zeros(n, np.float64)
     if backend == "exact":
         with _progress(n, progress, "EMD (exact)") as bar:
             for start in range(0, n, batch_size):
                 stop = min(start + batch_size, n)
-                emd[start:stop] = exact_emd(
-                    a_pt[start:stop],
-                    a_xy[start:stop],
-                    b_pt[start:stop],
-                    b_xy[start:stop],
-                    R=R,
-                    beta=beta,
-                    norm=norm,
-                )
+                emd[start:stop] = exact_emd(pair.take(slice(start, stop)), settings)
                 bar.update(stop - start)
         return EMDResult(emd)
     lower, upper = np.zeros(n, np.float64), np.zeros(n, np.float64)
@@ -91,9 +79,7 @@ def evaluate_emd(
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             rows = np.minimum(np.arange(start, start + batch_size), n - 1)
-            out = sinkhorn_emd_with_bounds(
-                a_pt[rows], a_xy[rows], b_pt[rows], b_xy[rows], R=R, beta=beta, norm=norm, **options
-            )
+            out = sinkhorn_emd_with_bounds(pair.take(rows), settings, **options)
             used = stop - start
             emd[start:stop] = np.asarray(out.emd)[:used]
             lower[start:stop] = np.asarray(out.lower)[:used]
@@ -103,18 +89,9 @@ def evaluate_emd(
 
 
 def certify(
-    result: EMDResult,
-    a_pt: np.ndarray,
-    a_xy: np.ndarray,
-    b_pt: np.ndarray,
-    b_xy: np.ndarray,
-    *,
-    cutoff: float,
-    R: float,
-    beta: float,
-    norm: bool,
+    result: EMDResult, pair: CloudPair, settings: EMDSettings, *, cutoff: float
 ) -> tuple[EMDResult, dict[str, float]]:
-    """Make ``result.emd < cutoff`` agree with the exact EMD for every pair.
+    """Make ``result.emd < cutoff`` agree with the exact EMD for every pair of ``pair``.
 
     Pairs with ``upper < C - margin`` are positives and pairs with ``lower >= C + margin`` are
     negatives (their Sinkhorn value lies in the bracket, so it is on the right side of ``C``); the
@@ -123,15 +100,16 @@ def certify(
     if result.lower is None or result.upper is None:
         raise ValueError("certify needs Sinkhorn bounds (lower/upper)")
 
-    scale = np.ones(len(a_pt)) if norm else np.maximum(a_pt.sum(axis=1), b_pt.sum(axis=1)).astype(np.float64)
+    if settings.norm:
+        scale = np.ones(pair.n_pairs)
+    else:
+        scale = np.maximum(pair.a.pt.sum(axis=1), pair.b.pt.sum(axis=1)).astype(np.float64)
     margin = CERTIFY_MARGIN * np.maximum(scale, 1e-12)
     decided = (result.upper < cutoff - margin) | (result.lower >= cutoff + margin)
     undecided = np.flatnonzero(~decided)
     emd = result.emd.copy()
     if len(undecided):
-        emd[undecided] = exact_emd(
-            a_pt[undecided], a_xy[undecided], b_pt[undecided], b_xy[undecided], R=R, beta=beta, norm=norm
-        )
+        emd[undecided] = exact_emd(pair.take(undecided), settings)
     stats = {
         "n_certified_by_bounds": int(decided.sum()),
         "n_exact_for_certification": int(len(undecided)),

@@ -20,7 +20,6 @@ from codec_jax.train.optim import (
 from codec_jax.train.runs import finetune, pretrain
 from codec_jax.train.state import TrainState, create_state
 from codec_jax.train.steps import (
-    decorrelation_penalty,
     make_pretrain_eval_step,
     make_pretrain_step,
     make_supervised_eval_step,
@@ -38,7 +37,6 @@ __all__ = [
     "make_pretrain_eval_step",
     "make_supervised_step",
     "make_supervised_eval_step",
-    "decorrelation_penalty",
     "fit",
     "jit_train_step",
     "jit_eval_step",

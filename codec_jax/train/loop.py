@@ -19,6 +19,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -128,6 +129,143 @@ def _waiting_for(checkpointer: Checkpointer | None):
             checkpointer.wait()
 
 
+@dataclasses.dataclass
+class _Progress:
+    """Early-stopping bookkeeping after ``epoch`` epochs, saved with every checkpoint so that a
+    resumed run continues it."""
+
+    epoch: int = 0
+    best_loss: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    stopped_early: bool = False
+
+    @classmethod
+    def restored(cls, progress: Mapping) -> _Progress:
+        return cls(
+            epoch=int(progress["epoch"]),
+            best_loss=float(progress["best_loss"]),
+            best_epoch=int(progress["best_epoch"]),
+            bad_epochs=int(progress["bad_epochs"]),
+            stopped_early=bool(progress.get("stopped_early")),
+        )
+
+    def update(self, epoch: int, monitored: float, *, min_delta: float, patience: int) -> None:
+        """Count ``epoch`` (monitored loss ``monitored``) as an improvement or a bad epoch."""
+        self.epoch = epoch
+        if monitored < self.best_loss - min_delta:
+            self.best_loss, self.best_epoch, self.bad_epochs = monitored, epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.stopped_early = patience > 0 and self.bad_epochs >= patience
+
+    def to_json(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "stopped_early": self.stopped_early,
+        }
+
+
+def _starting_point(
+    state: TrainState, resume_from: Restored | None, metrics_path: Path
+) -> tuple[TrainState, _Progress, list[dict]]:
+    """The state, progress and history to start from: a fresh run deletes an old
+    ``metrics.jsonl``; a resumed one keeps its lines up to the restored epoch."""
+    if resume_from is None:
+        if metrics_path.exists():
+            metrics_path.unlink()
+        return state, _Progress(), []
+    progress = _Progress.restored(resume_from.progress)
+    return resume_from.state, progress, _rewrite_metrics(metrics_path, progress.epoch)
+
+
+@dataclasses.dataclass(frozen=True)
+class _EpochRunner:
+    """What every epoch of a run uses: the jitted steps, the host arrays, batching and keys, and
+    where its results go (``metrics.jsonl``, the checkpointer with its JSON items)."""
+
+    train_jit: Callable
+    eval_jit: Callable | None
+    train_arrays: Mapping[str, np.ndarray]
+    validation_arrays: Mapping[str, np.ndarray] | None
+    batch_size: int
+    steps_per_epoch: int
+    keys: Mapping[str, jax.Array]
+    mesh: jax.sharding.Mesh
+    run_dir: Path
+    checkpointer: Checkpointer | None
+    checkpoint_json: Mapping[str, dict]
+
+    def epoch(self, state: TrainState, epoch: int) -> tuple[TrainState, dict]:
+        """Train and validate ``epoch``; returns the state and the epoch's ``metrics.jsonl`` line
+        (epoch, step, the ``train/`` and ``val/`` means, timing of the train steps)."""
+        start = time.perf_counter()
+        state, means = self.train(state, epoch)
+        elapsed = time.perf_counter() - start
+        if self.eval_jit is not None:
+            means.update(self.validate(state.params, epoch))
+        return state, {
+            "epoch": epoch,
+            "step": int(state.step),
+            **means,
+            "epoch_seconds": elapsed,
+            "examples_per_second": self.steps_per_epoch * self.batch_size / elapsed,
+        }
+
+    def train(self, state: TrainState, epoch: int) -> tuple[TrainState, dict[str, float]]:
+        """The train steps of ``epoch`` (batches shuffled with ``fold_in(data_key, epoch)``) and
+        their means ``train/<metric>``.
+
+        Raises:
+            NonFiniteLossError: a training loss is NaN or infinite (names its global step).
+        """
+        key = jax.random.fold_in(self.keys["data"], epoch)
+        per_step = []
+        for batch in iterate_batches(self.train_arrays, self.batch_size, key=key, mesh=self.mesh):
+            state, metrics = self.train_jit(state, batch, self.keys["step"])
+            per_step.append(metrics)
+        means, losses = _mean_metrics(per_step, "train")
+        if not np.all(np.isfinite(losses)):
+            bad = int(np.argmin(np.isfinite(losses)))
+            raise NonFiniteLossError(
+                f"the training loss became {losses[bad]} at step {(epoch - 1) * self.steps_per_epoch + bad} "
+                f"(epoch {epoch}); the last checkpoint in {self.run_dir} is from epoch {epoch - 1}. "
+                "Try a lower optimizer.learning_rate or set optimizer.clip_norm."
+            )
+        return state, means
+
+    def validate(self, params: Any, epoch: int) -> dict[str, float]:
+        """The means ``val/<metric>`` over the validation batches (in order, the fixed eval key).
+
+        Raises:
+            NonFiniteLossError: a validation loss is NaN or infinite.
+        """
+        batches = iterate_batches(self.validation_arrays, self.batch_size, mesh=self.mesh)
+        means, losses = _mean_metrics(
+            [self.eval_jit(params, batch, self.keys["eval"]) for batch in batches], "val"
+        )
+        if not np.all(np.isfinite(losses)):
+            raise NonFiniteLossError(f"the validation loss became non-finite in epoch {epoch}")
+        return means
+
+    def save(self, state: TrainState, record: dict, progress: _Progress) -> None:
+        """Append ``record`` to ``metrics.jsonl`` and checkpoint its epoch (asynchronously) with
+        the config, normalisation and ``progress``."""
+        with (self.run_dir / METRICS_FILE).open("a") as stream:
+            stream.write(json.dumps(record) + "\n")
+        if self.checkpointer is not None:
+            self.checkpointer.save(
+                record["epoch"],
+                state,
+                config=self.checkpoint_json.get("config", {}),
+                normalisation=self.checkpoint_json.get("normalisation", {}),
+                progress=progress.to_json(),
+            )
+
+
 def fit(
     state: TrainState,
     train_step: Callable,
@@ -174,109 +312,48 @@ def fit(
     parallel.check_batch_size(batch_size, mesh)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = run_dir / METRICS_FILE
-    steps_per_epoch = num_batches(len(next(iter(train_arrays.values()))), batch_size)
-
-    first_epoch, best_loss, best_epoch, bad_epochs = 1, math.inf, 0, 0
-    history: list[dict] = []
-    if resume_from is not None:
-        done = resume_from.progress
-        state = resume_from.state
-        first_epoch = int(done["epoch"]) + 1
-        best_loss, best_epoch, bad_epochs = (
-            float(done["best_loss"]),
-            int(done["best_epoch"]),
-            int(done["bad_epochs"]),
-        )
-        history = _rewrite_metrics(metrics_path, int(done["epoch"]))
-        if done.get("stopped_early"):
-            first_epoch = epochs + 1
-    elif metrics_path.exists():
-        metrics_path.unlink()
+    state, done, history = _starting_point(state, resume_from, run_dir / METRICS_FILE)
+    first_epoch = epochs + 1 if done.stopped_early else done.epoch + 1
 
     state = parallel.replicate(state, mesh)
-    stopped_early = bool(resume_from and resume_from.progress.get("stopped_early"))
     with jax.set_mesh(mesh), _waiting_for(checkpointer):
-        train_jit = jit_train_step(train_step, mesh)
-        eval_jit = None
-        if eval_step is not None and validation_arrays is not None:
-            eval_jit = jit_eval_step(eval_step, mesh)
-
+        validates = eval_step is not None and validation_arrays is not None
+        runner = _EpochRunner(
+            train_jit=jit_train_step(train_step, mesh),
+            eval_jit=jit_eval_step(eval_step, mesh) if validates else None,
+            train_arrays=train_arrays,
+            validation_arrays=validation_arrays,
+            batch_size=batch_size,
+            steps_per_epoch=num_batches(len(next(iter(train_arrays.values()))), batch_size),
+            keys=keys,
+            mesh=mesh,
+            run_dir=run_dir,
+            checkpointer=checkpointer,
+            checkpoint_json=dict(checkpoint_json or {}),
+        )
+        monitored = "val/loss" if validates else "train/loss"
         bar = tqdm(range(first_epoch, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
         for epoch in bar:
-            start = time.perf_counter()
-            per_step = []
-            for batch in iterate_batches(
-                train_arrays, batch_size, key=jax.random.fold_in(keys["data"], epoch), mesh=mesh
-            ):
-                state, metrics = train_jit(state, batch, keys["step"])
-                per_step.append(metrics)
-            record, losses = _mean_metrics(per_step, "train")
-            elapsed = time.perf_counter() - start
-            if not np.all(np.isfinite(losses)):
-                bad = int(np.argmin(np.isfinite(losses)))
-                raise NonFiniteLossError(
-                    f"the training loss became {losses[bad]} at step {(epoch - 1) * steps_per_epoch + bad} "
-                    f"(epoch {epoch}); the last checkpoint in {run_dir} is from epoch {epoch - 1}. "
-                    "Try a lower optimizer.learning_rate or set optimizer.clip_norm."
-                )
-            monitored = record["train/loss"]
-            if eval_jit is not None:
-                val_steps = [
-                    eval_jit(state.params, batch, keys["eval"])
-                    for batch in iterate_batches(validation_arrays, batch_size, mesh=mesh)
-                ]
-                val_record, val_losses = _mean_metrics(val_steps, "val")
-                if not np.all(np.isfinite(val_losses)):
-                    raise NonFiniteLossError(f"the validation loss became non-finite in epoch {epoch}")
-                record.update(val_record)
-                monitored = record["val/loss"]
-            if monitored < best_loss - min_delta:
-                best_loss, best_epoch, bad_epochs = monitored, epoch, 0
-            else:
-                bad_epochs += 1
-            stopped_early = patience > 0 and bad_epochs >= patience
-            record = {
-                "epoch": epoch,
-                "step": int(state.step),
-                **record,
-                "epoch_seconds": elapsed,
-                "examples_per_second": steps_per_epoch * batch_size / elapsed,
-            }
+            state, record = runner.epoch(state, epoch)
+            done.update(epoch, record[monitored], min_delta=min_delta, patience=patience)
             history.append(record)
-            with metrics_path.open("a") as stream:
-                stream.write(json.dumps(record) + "\n")
-            if checkpointer is not None:
-                json_items = dict(checkpoint_json or {})
-                checkpointer.save(
-                    epoch,
-                    state,
-                    config=json_items.get("config", {}),
-                    normalisation=json_items.get("normalisation", {}),
-                    progress={
-                        "epoch": epoch,
-                        "best_loss": best_loss,
-                        "best_epoch": best_epoch,
-                        "bad_epochs": bad_epochs,
-                        "stopped_early": stopped_early,
-                    },
-                )
+            runner.save(state, record, done)
             bar.set_postfix(
                 loss=f"{record['train/loss']:.4g}", val=f"{record.get('val/loss', float('nan')):.4g}"
             )
             if on_epoch_end is not None:
                 on_epoch_end(epoch, record)
-            if stopped_early:
+            if done.stopped_early:
                 break
         bar.close()
-    compilations = {"train": train_jit._cache_size()}
-    if eval_jit is not None:
-        compilations["eval"] = eval_jit._cache_size()
+    compilations = {"train": runner.train_jit._cache_size()}
+    if validates:
+        compilations["eval"] = runner.eval_jit._cache_size()
     return FitResult(
         state=state,
         history=history,
-        best_epoch=best_epoch,
-        best_loss=best_loss,
-        stopped_early=stopped_early,
+        best_epoch=done.best_epoch,
+        best_loss=done.best_loss,
+        stopped_early=done.stopped_early,
         compilations=compilations,
     )

@@ -14,6 +14,7 @@ be the same as the one in ``config.json``).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable
@@ -57,70 +58,112 @@ INHERITED_FIELDS = (
 )
 
 
-def _validation_rows(config: config_lib.Config, n_rows: int, key: jax.Array) -> tuple[np.ndarray, np.ndarray]:
-    return split_indices(key, n_rows, config.data.validation_fraction)
+@dataclasses.dataclass(frozen=True)
+class _RunSetup:
+    """What every run starts from: the checked run directory, the keys of the seed, the mesh, and
+    the training and validation arrays (the ``data.validation`` files, or a seeded split of the
+    training rows)."""
+
+    config: config_lib.Config
+    run_dir: Path
+    keys: dict[str, jax.Array]
+    mesh: Any
+    train: dict[str, np.ndarray]
+    validation: dict[str, np.ndarray]
+    steps_per_epoch: int
+
+
+def _set_up(
+    config: config_lib.Config,
+    out: str | os.PathLike,
+    resume: bool,
+    *,
+    load_train: Callable[[], dict[str, np.ndarray]],
+    load_validation: Callable[[], dict[str, np.ndarray]],
+) -> _RunSetup:
+    """Check the run directory, make the keys and the mesh, then load (and split) the arrays."""
+    run_dir = check_run_dir(out, config, resume)
+    keys = run_keys(config.training.seed)
+    mesh = parallel.make_mesh(config.training.devices)
+    parallel.check_batch_size(config.training.batch_size, mesh)
+    everything = load_train()
+    if config.data.validation:
+        train, validation = everything, load_validation()
+    else:
+        n_rows = len(next(iter(everything.values())))
+        train_rows, validation_rows = split_indices(keys["data"], n_rows, config.data.validation_fraction)
+        train, validation = _take(everything, train_rows), _take(everything, validation_rows)
+    steps_per_epoch = num_batches(len(next(iter(train.values()))), config.training.batch_size)
+    return _RunSetup(config, run_dir, keys, mesh, train, validation, steps_per_epoch)
 
 
 def _take(arrays: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
     return {name: value[rows] for name, value in arrays.items()}
 
 
-def _init_params(model: Any, key: jax.Array, inputs: dict[str, np.ndarray]) -> Any:
-    example_x = inputs["x"][:1]
-    example_mask = inputs.get("mask")
-    example_mask = None if example_mask is None else example_mask[:1]
-    return model.init(key, example_x, example_mask)["params"]
+def _feature_names(config: config_lib.Config) -> tuple[str, ...]:
+    """The names of the standardised input features."""
+    return (
+        tuple(config.data.jet_features) if config.data.inputs == "jets" else ("pt_rel", "eta_rel", "phi_rel")
+    )
 
 
-def _build_model(config: config_lib.Config) -> Any:
+def _model_and_params(setup: _RunSetup, x: np.ndarray, mask: np.ndarray | None) -> tuple[Any, Any]:
+    """The model of the config and its initial parameters (``init`` key), traced on one row of
+    ``x [rows, ...]`` and ``mask [rows, particles]`` (None for jet-level inputs)."""
+    model_config = setup.config.model
+    model = build_model(
+        model_config.encoder,
+        encoder_kwargs=model_config.encoder_kwargs,
+        projector_dims=model_config.projector_dims,
+        head_dims=model_config.head_dims,
+        n_outputs=model_config.n_outputs,
+    )
+    params = model.init(setup.keys["init"], x[:1], None if mask is None else mask[:1])["params"]
+    return model, params
 
-    return build_model(
-        config.model.encoder,
-        encoder_kwargs=config.model.encoder_kwargs,
-        projector_dims=config.model.projector_dims,
-        head_dims=config.model.head_dims,
-        n_outputs=config.model.n_outputs,
+
+def _base_optimizer(setup: _RunSetup) -> Any:
+    """The ``optimizer`` section's optax optimizer, its schedule over the run's steps."""
+    return optim.optimizer_from_config(
+        setup.config.optimizer, setup.steps_per_epoch, setup.config.training.epochs
     )
 
 
 def _run_fit(
-    config: config_lib.Config,
-    run_dir: Path,
+    setup: _RunSetup,
     *,
     state: Any,
     train_step: Callable,
     eval_step: Callable,
-    train: dict[str, np.ndarray],
-    validation: dict[str, np.ndarray],
-    keys: dict[str, jax.Array],
-    mesh: Any,
     normalisation: dict,
     resume: bool,
     on_epoch_end: Callable | None,
 ) -> FitResult:
-    training = config.training
-    write_config(run_dir, config)
-    checkpointer = Checkpointer(run_dir / CHECKPOINT_SUBDIR, max_to_keep=training.keep_checkpoints)
+    """Write config.json, restore the latest checkpoint when resuming, and :func:`fit`."""
+    config, training = setup.config, setup.config.training
+    write_config(setup.run_dir, config)
+    checkpointer = Checkpointer(setup.run_dir / CHECKPOINT_SUBDIR, max_to_keep=training.keep_checkpoints)
     try:
         restored = None
         if resume and checkpointer.latest_epoch() is not None:
-            abstract = jax.eval_shape(lambda: state)
-            replicated = parallel.replicated_sharding(mesh)
+            replicated = parallel.replicated_sharding(setup.mesh)
             abstract = jax.tree.map(
-                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated), abstract
+                lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
+                jax.eval_shape(lambda: state),
             )
             restored = checkpointer.restore(abstract)
         return fit(
             state,
             train_step,
             eval_step,
-            train_arrays=train,
-            validation_arrays=validation,
+            train_arrays=setup.train,
+            validation_arrays=setup.validation,
             batch_size=training.batch_size,
             epochs=training.epochs,
-            keys=keys,
-            mesh=mesh,
-            run_dir=run_dir,
+            keys=setup.keys,
+            mesh=setup.mesh,
+            run_dir=setup.run_dir,
             checkpointer=checkpointer,
             checkpoint_json={"config": config_lib.to_dict(config), "normalisation": normalisation},
             resume_from=restored,
@@ -134,15 +177,18 @@ def _run_fit(
 
 
 # --------------------------------------------------------------------------- pretraining
-def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
+def _pretrain_inputs(config: config_lib.Config, sample: JetSample) -> dict[str, np.ndarray]:
+    """The model inputs of ``sample`` and its jet pT (for the smearing augmentation)."""
     data = config.data
+    arrays, _ = model_inputs(
+        sample, inputs=data.inputs, max_particles=data.max_particles, jet_features=data.jet_features
+    )
+    return {**arrays, "jet_pt": sample.pt.astype(np.float32)}
 
-    def inputs(sample: JetSample) -> dict[str, np.ndarray]:
-        arrays, _ = model_inputs(
-            sample, inputs=data.inputs, max_particles=data.max_particles, jet_features=data.jet_features
-        )
-        return {**arrays, "jet_pt": sample.pt.astype(np.float32)}
 
+def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
+    """The two views of the training jets: (nominal, alternate) pairs or each jet twice."""
+    data = config.data
     nominal = load_sample(data.train, data.max_particles)
     if bool(data.alternate) != bool(data.pairs):
         raise ConfigError(
@@ -151,7 +197,7 @@ def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
     if not data.alternate:
         if data.background_only:
             nominal = nominal[nominal.label == 0]
-        return pretrain_arrays(inputs(nominal))
+        return pretrain_arrays(_pretrain_inputs(config, nominal))
 
     alternate = load_sample(data.alternate, data.max_particles, field="data.alternate")
     pairs = load_pairs(data.pairs)
@@ -160,7 +206,17 @@ def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
     if data.background_only:
         keep = nominal.label[nominal_index] == 0
         nominal_index, alternate_index = nominal_index[keep], alternate_index[keep]
-    return pretrain_arrays(inputs(nominal), inputs(alternate), nominal_index, alternate_index)
+    return pretrain_arrays(
+        _pretrain_inputs(config, nominal), _pretrain_inputs(config, alternate), nominal_index, alternate_index
+    )
+
+
+def _pretrain_validation_views(config: config_lib.Config) -> dict[str, np.ndarray]:
+    """The ``data.validation`` jets, each twice."""
+    sample = load_sample(config.data.validation, config.data.max_particles, field="data.validation")
+    if config.data.background_only:
+        sample = sample[sample.label == 0]
+    return pretrain_arrays(_pretrain_inputs(config, sample))
 
 
 def pretrain(
@@ -176,61 +232,29 @@ def pretrain(
     otherwise each jet twice; ``loss.augmentations`` then transform each view independently.
     Validation: ``data.validation`` files (each jet twice), or a seeded split of the rows.
     """
-    _pretrain_loss(config)  # fails early on an unknown loss name
-    run_dir = check_run_dir(out, config, resume)
-    keys = run_keys(config.training.seed)
-    mesh = parallel.make_mesh(config.training.devices)
-    parallel.check_batch_size(config.training.batch_size, mesh)
-
-    views = _pretrain_views(config)
-    if config.data.validation:
-        sample = load_sample(config.data.validation, config.data.max_particles, field="data.validation")
-        if config.data.background_only:
-            sample = sample[sample.label == 0]
-        arrays, _ = model_inputs(
-            sample,
-            inputs=config.data.inputs,
-            max_particles=config.data.max_particles,
-            jet_features=config.data.jet_features,
-        )
-        train, validation = views, pretrain_arrays({**arrays, "jet_pt": sample.pt.astype(np.float32)})
-    else:
-        train_rows, validation_rows = _validation_rows(config, len(views["x_a"]), keys["data"])
-        train, validation = _take(views, train_rows), _take(views, validation_rows)
-
-    names = config.data.jet_features if config.data.inputs == "jets" else ("pt_rel", "eta_rel", "phi_rel")
-    standardizer = Standardizer.fit(train["x_a"], train.get("mask_a"), names)
-    model = _build_model(config)
-    params = _init_params(model, keys["init"], {"x": train["x_a"], "mask": train.get("mask_a")})
-    steps_per_epoch = num_batches(len(train["x_a"]), config.training.batch_size)
-    tx = optim.optimizer_from_config(config.optimizer, steps_per_epoch, config.training.epochs)
-    loss_fn = _pretrain_loss(config)
+    loss_fn = losses.configured_loss(config.loss.name, "pretrain", config.loss.kwargs)  # fails early
     augment_fn = _augmentation(config)
-    train_step = steps.make_pretrain_step(
-        model.apply, tx, loss_fn, augment_fn=augment_fn, preprocess=standardizer.apply
-    )
-    eval_step = steps.make_pretrain_eval_step(
-        model.apply, loss_fn, augment_fn=augment_fn, preprocess=standardizer.apply
-    )
-    return _run_fit(
+    setup = _set_up(
         config,
-        run_dir,
+        out,
+        resume,
+        load_train=lambda: _pretrain_views(config),
+        load_validation=lambda: _pretrain_validation_views(config),
+    )
+    x, mask = setup.train["x_a"], setup.train.get("mask_a")
+    standardizer = Standardizer.fit(x, mask, _feature_names(config))
+    model, params = _model_and_params(setup, x, mask)
+    tx = _base_optimizer(setup)
+    shared = {"augment_fn": augment_fn, "preprocess": standardizer.apply}
+    return _run_fit(
+        setup,
         state=create_state(params, tx),
-        train_step=train_step,
-        eval_step=eval_step,
-        train=train,
-        validation=validation,
-        keys=keys,
-        mesh=mesh,
+        train_step=steps.make_pretrain_step(model.apply, tx, loss_fn, **shared),
+        eval_step=steps.make_pretrain_eval_step(model.apply, loss_fn, **shared),
         normalisation=standardizer.to_json(),
         resume=resume,
         on_epoch_end=on_epoch_end,
     )
-
-
-def _pretrain_loss(config: config_lib.Config) -> Callable:
-
-    return losses.configured_loss(config.loss.name, "pretrain", config.loss.kwargs)
 
 
 def _augmentation(config: config_lib.Config) -> Callable | None:
@@ -255,9 +279,69 @@ def _inherit_encoder(config: config_lib.Config, pretrain_config: dict) -> config
     return config
 
 
-def _supervised_loss(config: config_lib.Config) -> Callable:
+def _from_pretrained(
+    config: config_lib.Config, pretrained: str | os.PathLike | None
+) -> tuple[config_lib.Config, dict | None]:
+    """``config`` with the fields inherited from the pretraining run ``pretrained``, and that run's
+    feature standardisation (None without a pretraining run, which needs ``finetune.level=full``)."""
+    level_kind, _ = optim.parse_finetune_level(config.finetune.level)
+    if pretrained is None:
+        if level_kind != "full":
+            raise ConfigError(
+                f"finetune.level={config.finetune.level!r} needs a pretrained encoder (--from RUN_DIR)"
+            )
+        return config, None
+    json_items = Checkpointer(checkpoint_directory(pretrained), read_only=True)
+    try:
+        items = json_items.read_json()
+    finally:
+        json_items.close()
+    return _inherit_encoder(config, items["config"]), items["normalisation"]
 
-    return losses.configured_loss(config.loss.name, "supervised", config.loss.kwargs)
+
+def _decorrelation_penalty(config: config_lib.Config) -> Callable | None:
+    """``loss.decorrelation`` from the loss registry (kind ``"penalty"``) with
+    ``loss.decorrelation_kwargs`` bound, or None for ``none``."""
+    if config.loss.decorrelation == "none":
+        return None
+    if config.data.target != "label":
+        raise ConfigError("loss.decorrelation applies to taggers (data.target='label'), not to regression")
+    return losses.configured_loss(config.loss.decorrelation, "penalty", config.loss.decorrelation_kwargs)
+
+
+def _supervised_loaders(config: config_lib.Config) -> dict[str, Callable[[], dict[str, np.ndarray]]]:
+    """``load_train`` / ``load_validation`` of :func:`_set_up` for supervised arrays."""
+    data = config.data
+    arrays_of = functools.partial(
+        supervised_arrays,
+        inputs=data.inputs,
+        max_particles=data.max_particles,
+        jet_features=data.jet_features,
+        target=data.target,
+        mass_field=data.mass_field,
+    )
+    return {
+        "load_train": lambda: arrays_of(load_sample(data.train, data.max_particles)),
+        "load_validation": lambda: arrays_of(
+            load_sample(data.validation, data.max_particles, field="data.validation")
+        ),
+    }
+
+
+def _finetune_standardizer(
+    config: config_lib.Config, normalisation: dict | None, train: dict
+) -> Standardizer:
+    """The pretraining run's standardisation (checked against this run's features), or one fitted
+    on the training rows."""
+    names = _feature_names(config)
+    if normalisation is None:
+        return Standardizer.fit(train["x"], train.get("mask"), names)
+    standardizer = Standardizer.from_json(normalisation)
+    if standardizer.feature_names != names:
+        raise DataError(
+            f"the pretraining run standardised {standardizer.feature_names}, this run feeds {names}"
+        )
+    return standardizer
 
 
 def finetune(
@@ -275,88 +359,28 @@ def finetune(
     encoder parameters are restored from its latest checkpoint (failing with
     :class:`~codec_jax.errors.CheckpointError` on any mismatch), and ``finetune.level`` decides
     whether they train. Without it, this is a supervised baseline from scratch
-    (``finetune.level`` must be ``full``). ``loss.decorrelation`` adds DisCo or MoDe on
-    background jets.
+    (``finetune.level`` must be ``full``). ``loss.decorrelation`` adds a penalty of the loss
+    registry (DisCo, MoDe or a registered one) on background jets.
     """
-    level_kind, _ = optim.parse_finetune_level(config.finetune.level)
-    normalisation = None
-    if pretrained is not None:
-        json_items = Checkpointer(checkpoint_directory(pretrained), read_only=True)
-        try:
-            items = json_items.read_json()
-        finally:
-            json_items.close()
-        config = _inherit_encoder(config, items["config"])
-        normalisation = items["normalisation"]
-    elif level_kind != "full":
-        raise ConfigError(
-            f"finetune.level={config.finetune.level!r} needs a pretrained encoder (--from RUN_DIR)"
-        )
-    penalty_fn = None
-    if config.loss.decorrelation != "none":
-        if config.data.target != "label":
-            raise ConfigError(
-                "loss.decorrelation applies to taggers (data.target='label'), not to regression"
-            )
-        penalty_fn = steps.decorrelation_penalty(
-            config.loss.decorrelation, **config.loss.decorrelation_kwargs
-        )
-    loss_fn = _supervised_loss(config)
-
-    run_dir = check_run_dir(out, config, resume)
-    keys = run_keys(config.training.seed)
-    mesh = parallel.make_mesh(config.training.devices)
-    parallel.check_batch_size(config.training.batch_size, mesh)
-    data = config.data
-    arrays_of = functools.partial(
-        supervised_arrays,
-        inputs=data.inputs,
-        max_particles=data.max_particles,
-        jet_features=data.jet_features,
-        target=data.target,
-        mass_field=data.mass_field,
-    )
-    everything = arrays_of(load_sample(data.train, data.max_particles))
-    if data.validation:
-        train = everything
-        validation = arrays_of(load_sample(data.validation, data.max_particles, field="data.validation"))
-    else:
-        train_rows, validation_rows = _validation_rows(config, len(everything["x"]), keys["data"])
-        train, validation = _take(everything, train_rows), _take(everything, validation_rows)
-
-    names = data.jet_features if data.inputs == "jets" else ("pt_rel", "eta_rel", "phi_rel")
-    if normalisation is None:
-        standardizer = Standardizer.fit(train["x"], train.get("mask"), names)
-    else:
-        standardizer = Standardizer.from_json(normalisation)
-        if standardizer.feature_names != tuple(names):
-            raise DataError(
-                f"the pretraining run standardised {standardizer.feature_names}, this run feeds {tuple(names)}"
-            )
-    model = _build_model(config)
-    params = _init_params(model, keys["init"], train)
+    config, normalisation = _from_pretrained(config, pretrained)
+    penalty_fn = _decorrelation_penalty(config)
+    loss_fn = losses.configured_loss(config.loss.name, "supervised", config.loss.kwargs)
+    setup = _set_up(config, out, resume, **_supervised_loaders(config))
+    standardizer = _finetune_standardizer(config, normalisation, setup.train)
+    model, params = _model_and_params(setup, setup.train["x"], setup.train.get("mask"))
     if pretrained is not None:
         params, _ = restore_encoder(pretrained, params)
-    steps_per_epoch = num_batches(len(train["x"]), config.training.batch_size)
-    base = optim.optimizer_from_config(config.optimizer, steps_per_epoch, config.training.epochs)
-    tx = optim.finetune_optimizer(base, config.finetune.level, steps_per_epoch)
-    weight = config.loss.decorrelation_weight
-    train_step = steps.make_supervised_step(
-        model.apply, tx, loss_fn, penalty_fn=penalty_fn, penalty_weight=weight, preprocess=standardizer.apply
-    )
-    eval_step = steps.make_supervised_eval_step(
-        model.apply, loss_fn, penalty_fn=penalty_fn, penalty_weight=weight, preprocess=standardizer.apply
-    )
+    tx = optim.finetune_optimizer(_base_optimizer(setup), config.finetune.level, setup.steps_per_epoch)
+    shared = {
+        "penalty_fn": penalty_fn,
+        "penalty_weight": config.loss.decorrelation_weight,
+        "preprocess": standardizer.apply,
+    }
     return _run_fit(
-        config,
-        run_dir,
+        setup,
         state=create_state(params, tx),
-        train_step=train_step,
-        eval_step=eval_step,
-        train=train,
-        validation=validation,
-        keys=keys,
-        mesh=mesh,
+        train_step=steps.make_supervised_step(model.apply, tx, loss_fn, **shared),
+        eval_step=steps.make_supervised_eval_step(model.apply, loss_fn, **shared),
         normalisation=standardizer.to_json(),
         resume=resume,
         on_epoch_end=on_epoch_end,

@@ -12,6 +12,9 @@ Batches are dicts of arrays with the batch on the leading axis:
   ``weight [batch]`` per-jet weights, ``label [batch]`` (1 = signal), ``mass [batch]`` (used by the
   decorrelation penalty, which sees background jets only).
 
+Losses and penalties arrive ready to call (names and keyword arguments are resolved by
+:func:`codec_jax.losses.configured_loss`); nothing here reads a config.
+
 Randomness: the ``key`` argument is the run's base key; a step uses
 ``fold_in(key, state.step)`` so that a resumed run draws the same numbers as an uninterrupted one.
 Batch-coupled losses receive their inputs through :func:`codec_jax.parallel.gather`.
@@ -26,8 +29,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from codec_jax import losses
-from codec_jax.errors import ConfigError
 from codec_jax.parallel import gather
 from codec_jax.train.state import TrainState
 
@@ -36,7 +37,6 @@ __all__ = [
     "make_pretrain_eval_step",
     "make_supervised_step",
     "make_supervised_eval_step",
-    "decorrelation_penalty",
 ]
 
 Batch = dict[str, jax.Array]
@@ -119,29 +119,6 @@ def make_pretrain_eval_step(
 
 
 # --------------------------------------------------------------------------- supervised
-def decorrelation_penalty(name: str, **kwargs: Any) -> Callable[[jax.Array, jax.Array, jax.Array], tuple]:
-    """``penalty(scores [batch], mass [batch], weights [batch]) -> (scalar, aux)``.
-
-    ``weights`` is zero for signal jets, so only background enters. ``disco``: the weighted squared
-    distance correlation of (score, mass); ``mode``: the MoDe[n] flatness penalty (``order`` in
-    ``kwargs``), evaluated on the background jets (weights > 0).
-    """
-
-    if name == "disco":
-
-        def penalty(scores: jax.Array, mass: jax.Array, weights: jax.Array) -> tuple:
-            return losses.disco(scores, mass, weights=weights, **kwargs)
-
-    elif name == "mode":
-
-        def penalty(scores: jax.Array, mass: jax.Array, weights: jax.Array) -> tuple:
-            return losses.mode(scores, mass, weights=weights, **kwargs)
-
-    else:
-        raise ConfigError(f"loss.decorrelation={name!r}; expected 'none', 'disco' or 'mode'")
-    return penalty
-
-
 def _supervised_loss_fn(
     apply_fn: ApplyFn,
     loss_fn: Callable,
@@ -159,7 +136,7 @@ def _supervised_loss_fn(
         if penalty_fn is not None:
             label, mass = gather((batch["label"], batch["mass"]))
             background_weight = jnp.where(label == 0, weight, 0.0)
-            penalty, penalty_aux = penalty_fn(jax.nn.sigmoid(predictions), mass, background_weight)
+            penalty, penalty_aux = penalty_fn(jax.nn.sigmoid(predictions), mass, weights=background_weight)
             loss = loss + penalty_weight * penalty
             metrics.update({"penalty": penalty, **{f"penalty_{k}": v for k, v in penalty_aux.items()}})
         metrics["loss"] = loss
@@ -180,8 +157,10 @@ def make_supervised_step(
     """Supervised (tagging or regression) step, optionally with a decorrelation penalty.
 
     loss = ``loss_fn(predictions, target, weight)`` + ``penalty_weight`` *
-    ``penalty_fn(sigmoid(predictions), mass, weight * [label == 0])``, where ``predictions
-    [batch]`` is the head's output (``method="classify"``; logits for ``bce``). Fine-tuning is this
+    ``penalty_fn(sigmoid(predictions), mass, weights=weight * [label == 0])``, where ``predictions
+    [batch]`` is the head's output (``method="classify"``; logits for ``bce``) and ``penalty_fn``
+    a ``"penalty"`` of the loss registry with its keyword arguments bound, e.g.
+    ``losses.configured_loss("mode", "penalty", {"order": 0})``. Fine-tuning is this
     step with a masked optimizer (:func:`codec_jax.train.optim.finetune_optimizer`). The ``key``
     argument is accepted for a uniform signature (the models are deterministic).
     """

@@ -1,20 +1,30 @@
-"""Positive-pair search: strategies, cutoffs, certification, files, CLI."""
+"""Positive-pair search: strategies, cutoffs, certification, the config and its overrides, files, CLI."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from codec_jax.data.synthetic import make_jets, perturb_jets
-from codec_jax.emd import exact_emd
+from codec_jax.emd import CloudPair, EMDSettings, emd_lower_bound, exact_emd
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import RELATIVE_FEATURES, JetSample, wrap_phi
-from codec_jax.pairing import PairSet, find_pairs, jet_particles, load_pairs, save_pairs
-from codec_jax.pairing.candidates import emd_lower_bound, random_candidates
+from codec_jax.pairing import PairingConfig, PairSet, find_pairs, jet_particles, load_pairs, save_pairs
+from codec_jax.pairing.candidates import random_candidates
+from codec_jax.studies import apply_study_overrides, load_study_config
 
 pytest.importorskip("ot")
+
+MACK_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "mack.py"
+MACK_EMD = EMDSettings(R=1.0, beta=1.0, norm=False)
+
+
+def _below(cutoff: float, **settings) -> PairingConfig:
+    """A search config with the cutoff ``C`` given directly (no quantile)."""
+    return PairingConfig(cutoff=cutoff, cutoff_quantile=None, **settings)
 
 
 def _relative_sample(pt, xy, labels=None):
@@ -45,12 +55,9 @@ def samples():
     nominal = _relative_sample(pt[:24], xy[:24], labels)
     alternate = _relative_sample(alt_pt, alt_xy)
     # The full 24 x 20 grid of exact EMDs, as the independent reference.
-    a_pt, a_xy = jet_particles(nominal)
-    b_pt, b_xy = jet_particles(alternate)
     ii, jj = np.meshgrid(np.arange(24), np.arange(20), indexing="ij")
-    grid = exact_emd(a_pt[ii.ravel()], a_xy[ii.ravel()], b_pt[jj.ravel()], b_xy[jj.ravel()], R=1.0).reshape(
-        24, 20
-    )
+    grid_pairs = CloudPair(jet_particles(nominal).take(ii.ravel()), jet_particles(alternate).take(jj.ravel()))
+    grid = exact_emd(grid_pairs, MACK_EMD).reshape(24, 20)
     return nominal, alternate, grid
 
 
@@ -67,8 +74,8 @@ def test_full_grid_pairs_are_exactly_those_below_cutoff(samples):
     nominal, alternate, grid = samples
     cutoff = float(np.quantile(grid, 0.3))
     # nearest with k >= n_alternate evaluates the whole grid
-    pairs = find_pairs(0, nominal, alternate, strategy="nearest", candidates=20, cutoff=cutoff,
-                       include_signal=True, backend="exact", progress=False)  # fmt: skip
+    config = _below(cutoff, strategy="nearest", candidates=20, include_signal=True, backend="exact")
+    pairs = find_pairs(0, nominal, alternate, config, progress=False)
     assert _pair_set(pairs) == _expected(grid, cutoff)
     np.testing.assert_allclose(pairs.emd, grid[pairs.nominal_index, pairs.alternate_index], rtol=1e-6)
     assert pairs.settings["n_evaluated"] == 24 * 20
@@ -77,8 +84,9 @@ def test_full_grid_pairs_are_exactly_those_below_cutoff(samples):
 def test_certified_sinkhorn_equals_exact(samples):
     nominal, alternate, grid = samples
     cutoff = float(np.median(grid))
-    pairs = find_pairs(0, nominal, alternate, strategy="nearest", candidates=20, cutoff=cutoff, certified=True,
-                       include_signal=True, backend="sinkhorn", batch_size=49, progress=False)  # fmt: skip
+    config = _below(cutoff, strategy="nearest", candidates=20, certified=True, include_signal=True,
+                    backend="sinkhorn", batch_size=49)  # fmt: skip
+    pairs = find_pairs(0, nominal, alternate, config, progress=False)
     assert _pair_set(pairs) == _expected(grid, cutoff)
     assert pairs.settings["n_exact_for_certification"] + pairs.settings["n_certified_by_bounds"] == 480
     assert pairs.settings["fraction_decided_by_bounds"] > 0.8
@@ -86,8 +94,8 @@ def test_certified_sinkhorn_equals_exact(samples):
 
 def test_exclude_signal_and_quantile_cutoff(samples):
     nominal, alternate, grid = samples
-    pairs = find_pairs(1, nominal, alternate, strategy="nearest", candidates=20, cutoff_quantile=0.25,
-                       backend="exact", progress=False)  # fmt: skip
+    config = PairingConfig(strategy="nearest", candidates=20, cutoff_quantile=0.25, backend="exact")
+    pairs = find_pairs(1, nominal, alternate, config, progress=False)
     background = [i for i in range(24) if nominal.label[i] != 1]
     expected_cutoff = np.quantile(grid[background], 0.25)
     assert pairs.settings["cutoff"] == pytest.approx(expected_cutoff, rel=1e-9)
@@ -98,8 +106,8 @@ def test_exclude_signal_and_quantile_cutoff(samples):
 def test_random_pairs_are_subset_and_balanced(samples):
     nominal, alternate, grid = samples
     cutoff = float(np.quantile(grid, 0.4))
-    pairs = find_pairs(5, nominal, alternate, candidates=4, cutoff=cutoff, include_signal=True,
-                       backend="exact", progress=False)  # fmt: skip
+    config = _below(cutoff, candidates=4, include_signal=True, backend="exact")
+    pairs = find_pairs(5, nominal, alternate, config, progress=False)
     assert _pair_set(pairs) <= _expected(grid, cutoff)
     assert pairs.settings["n_candidates"] <= 24 * 4
     rng = np.random.default_rng(0)
@@ -115,8 +123,8 @@ def test_nearest_beats_random_at_equal_budget():
     nominal, alternate = _relative_sample(pt[:60], xy[:60]), _relative_sample(pt[60:], xy[60:])
     best = {}
     for strategy in ("random", "nearest"):
-        pairs = find_pairs(0, nominal, alternate, strategy=strategy, candidates=5, cutoff=1e9,
-                           backend="exact", progress=False)  # fmt: skip
+        config = _below(1e9, strategy=strategy, candidates=5, backend="exact")
+        pairs = find_pairs(0, nominal, alternate, config, progress=False)
         assert pairs.settings["n_candidates"] <= 60 * 5
         per_jet = np.full(60, np.inf)
         np.minimum.at(per_jet, pairs.nominal_index, pairs.emd)
@@ -127,17 +135,17 @@ def test_nearest_beats_random_at_equal_budget():
 @pytest.mark.parametrize("norm", [False, True])
 def test_cheap_lower_bound_holds_and_prefilter_skips(samples, norm):
     nominal, alternate, grid = samples
-    a_pt, a_xy = jet_particles(nominal)
-    b_pt, b_xy = jet_particles(alternate)
     ii, jj = np.meshgrid(np.arange(24), np.arange(20), indexing="ij")
-    ii, jj = ii.ravel(), jj.ravel()
-    exact = grid.ravel() if not norm else exact_emd(a_pt[ii], a_xy[ii], b_pt[jj], b_xy[jj], R=1.0, norm=True)
-    bound = emd_lower_bound(a_pt[ii], a_xy[ii], b_pt[jj], b_xy[jj], R=1.0, beta=1.0, norm=norm)
+    grid_pairs = CloudPair(jet_particles(nominal).take(ii.ravel()), jet_particles(alternate).take(jj.ravel()))
+    settings = EMDSettings(R=1.0, beta=1.0, norm=norm)
+    exact = grid.ravel() if not norm else exact_emd(grid_pairs, settings)
+    bound = emd_lower_bound(grid_pairs, settings)
     assert np.all(bound <= exact * (1 + 1e-6) + 1e-9)
     assert np.mean(bound > 0) > 0.9
     cutoff = float(np.quantile(exact, 0.2))
-    pairs = find_pairs(0, nominal, alternate, strategy="prefiltered", candidates=6, cutoff=cutoff, norm=norm,
-                       include_signal=True, backend="exact", progress=False)  # fmt: skip
+    config = _below(cutoff, strategy="prefiltered", candidates=6, emd=settings, include_signal=True,
+                    backend="exact")  # fmt: skip
+    pairs = find_pairs(0, nominal, alternate, config, progress=False)
     exact_grid = exact.reshape(24, 20)
     assert all(exact_grid[i, j] < cutoff for i, j in _pair_set(pairs))
     if not norm:
@@ -155,8 +163,8 @@ def test_relative_and_absolute_samples_give_same_particles(samples):
 
 def test_save_load_round_trip_and_plot(samples, tmp_path):
     nominal, alternate, grid = samples
-    pairs = find_pairs(0, nominal, alternate, candidates=5, cutoff=float(np.median(grid)), backend="exact",
-                       progress=False)  # fmt: skip
+    config = _below(float(np.median(grid)), candidates=5, backend="exact")
+    pairs = find_pairs(0, nominal, alternate, config, progress=False)
     path = save_pairs(pairs, tmp_path / "pairs.npz")
     loaded = load_pairs(path)
     for name in ("nominal_index", "alternate_index", "emd", "candidate_emd"):
@@ -181,21 +189,75 @@ def test_bad_files_raise_data_error(tmp_path):
         load_pairs(tmp_path / "partial.npz")
 
 
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"strategy": "closest"}, "pairing.strategy must be one of"),
+        ({"cutoff": 1.0}, r"pairing.cutoff=1.0 and pairing.cutoff_quantile=0.2 are both set"),
+        ({"cutoff_quantile": None}, "pairing.cutoff and pairing.cutoff_quantile are both None"),
+        ({"cutoff_quantile": 1.5}, r"pairing.cutoff_quantile must be in \(0, 1\)"),
+        ({"cutoff": 0.0, "cutoff_quantile": None}, "pairing.cutoff must be > 0"),
+        ({"candidates": 0}, "pairing.candidates must be >= 1"),
+        ({"backend": "gpu"}, "pairing.backend"),
+        ({"emd": EMDSettings(R=1.0, beta=1.0)}, None),
+    ],
+)
+def test_config_is_validated_naming_the_field(samples, changes, message):
+    nominal, alternate, _ = samples
+    if message is None:  # a valid change
+        PairingConfig(**changes)
+        return
+    with pytest.raises(ConfigError, match=message):
+        PairingConfig(**changes)
+    # Changed in place (as study overrides do), the search refuses it before any work.
+    config = PairingConfig()
+    for name, value in changes.items():
+        setattr(config, name, value)
+    with pytest.raises(ConfigError, match=message):
+        find_pairs(0, nominal, alternate, config, progress=False)
+
+
 def test_bad_arguments_raise(samples):
     nominal, alternate, _ = samples
-    with pytest.raises(ConfigError, match="strategy"):
-        find_pairs(0, nominal, alternate, strategy="closest", cutoff=1.0)
-    with pytest.raises(ConfigError, match="exactly one"):
-        find_pairs(0, nominal, alternate, cutoff=1.0, cutoff_quantile=0.5)
-    with pytest.raises(ConfigError, match="cutoff_quantile"):
-        find_pairs(0, nominal, alternate, cutoff_quantile=1.5)
-    with pytest.raises(ConfigError, match="backend"):
-        find_pairs(0, nominal, alternate, cutoff=1.0, backend="gpu")
+    with pytest.raises(ConfigError, match=r"R must be > 0"):
+        PairingConfig(emd=EMDSettings(R=-1.0))
+    with pytest.raises(TypeError, match="PairingConfig"):
+        find_pairs(0, nominal, alternate, {"cutoff": 1.0})
     with pytest.raises(DataError, match="jets in both samples"):
-        find_pairs(0, nominal[np.asarray(nominal.label) == 1], alternate, cutoff=1.0)
+        find_pairs(0, nominal[np.asarray(nominal.label) == 1], alternate, _below(1.0))
     broken = nominal.replace(pt=np.zeros(len(nominal)))
     with pytest.raises(DataError, match="'pt'"):
-        find_pairs(0, broken, alternate, cutoff=1.0)
+        find_pairs(0, broken, alternate, _below(1.0))
+
+
+def test_study_overrides_reach_the_search(samples):
+    """``--set pairing.*`` overrides of the MACK config change what find_pairs does and records."""
+    nominal, alternate, grid = samples
+    mack = load_study_config(MACK_CONFIG, "smoke")
+    assert mack.pairing == PairingConfig(cutoff_quantile=0.3)  # MACK: R = 1, beta = 1, GeV
+    overrides = ["pairing.cutoff=60", "pairing.cutoff_quantile=none", "pairing.emd.R=0.8",
+                 "pairing.backend=exact", "pairing.include_signal=true"]  # fmt: skip
+    config = apply_study_overrides(mack, overrides).pairing
+    assert config.cutoff == 60.0 and config.cutoff_quantile is None and config.emd == EMDSettings(R=0.8)
+    assert mack.pairing.emd.R == 1.0  # the original is untouched
+    pairs = find_pairs(0, nominal, alternate, config, progress=False)
+    assert pairs.settings["cutoff"] == 60.0 and pairs.settings["cutoff_quantile"] is None
+    assert (pairs.settings["R"], pairs.settings["beta"], pairs.settings["norm"]) == (0.8, 1.0, False)
+    assert len(pairs) > 0 and np.all(pairs.emd < 60.0)
+    chosen = CloudPair(
+        jet_particles(nominal).take(pairs.nominal_index), jet_particles(alternate).take(pairs.alternate_index)
+    )
+    np.testing.assert_allclose(pairs.emd, exact_emd(chosen, EMDSettings(R=0.8)), rtol=1e-6)
+    with_r1 = grid[pairs.nominal_index, pairs.alternate_index]
+    assert np.all(pairs.emd >= with_r1 * (1 - 1e-6)) and np.any(pairs.emd > 1.01 * with_r1)  # R = 0.8 < 1
+    # The cutoff alone leaves the default quantile set too: refused, naming both fields.
+    both = apply_study_overrides(mack, ["pairing.cutoff=30"]).pairing
+    with pytest.raises(ConfigError, match="pairing.cutoff=30.0 and pairing.cutoff_quantile=0.3"):
+        find_pairs(0, nominal, alternate, both, progress=False)
+    with pytest.raises(ConfigError, match=r"override 'pairing.emd.R': .*R must be > 0"):
+        apply_study_overrides(mack, ["pairing.emd.R=0"])
+    with pytest.raises(ConfigError, match="pairing.emd.radius"):
+        apply_study_overrides(mack, ["pairing.emd.radius=1"])
 
 
 def test_cli_pair(samples, tmp_path):

@@ -7,9 +7,9 @@ import optax
 import pytest
 
 from codec_jax import losses, parallel
+from codec_jax.errors import ConfigError
 from codec_jax.train import (
     create_state,
-    decorrelation_penalty,
     jit_train_step,
     make_pretrain_step,
     make_supervised_eval_step,
@@ -18,6 +18,7 @@ from codec_jax.train import (
 from tests.helpers.train_toys import ToyJetModel, toy_batch
 
 MODEL = ToyJetModel()
+DISCO = losses.configured_loss("disco", "penalty", {})
 
 
 @pytest.fixture(scope="module")
@@ -73,9 +74,7 @@ def test_pretrain_step_on_8_devices_equals_1_device(batch, params):
 
 def test_supervised_step_with_disco_on_8_devices_equals_1_device(batch, params):
     tx = SGD
-    step = make_supervised_step(
-        MODEL.apply, tx, losses.bce, penalty_fn=decorrelation_penalty("disco"), penalty_weight=5.0
-    )
+    step = make_supervised_step(MODEL.apply, tx, losses.bce, penalty_fn=DISCO, penalty_weight=5.0)
     state_1, history_1 = _run_on_mesh(step, params, tx, batch, 1)
     state_8, history_8 = _run_on_mesh(step, params, tx, batch, 8)
     _assert_trees_close(state_8.params, state_1.params, RTOL, ATOL)
@@ -108,9 +107,7 @@ def _distance_correlation_squared(x, y):
 
 def test_decorrelation_penalty_uses_background_jets_only(batch, params):
     weight = 3.0
-    eval_step = make_supervised_eval_step(
-        MODEL.apply, losses.bce, penalty_fn=decorrelation_penalty("disco"), penalty_weight=weight
-    )
+    eval_step = make_supervised_eval_step(MODEL.apply, losses.bce, penalty_fn=DISCO, penalty_weight=weight)
     metrics = jax.jit(eval_step)(params, batch, jax.random.key(0))
     logits = np.asarray(MODEL.apply({"params": params}, batch["x"], batch["mask"], method="classify"))[:, 0]
     background = batch["label"] == 0
@@ -120,10 +117,8 @@ def test_decorrelation_penalty_uses_background_jets_only(batch, params):
 
 
 def test_unknown_decorrelation_is_a_config_error():
-    from codec_jax.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="decorrelation"):
-        decorrelation_penalty("flatness")
+    with pytest.raises(ConfigError, match="loss.decorrelation='flatness'.*expected one of none, disco, mode"):
+        losses.configured_loss("flatness", "penalty", {})
 
 
 def test_pretrain_step_keys_fold_in_the_step_counter(batch, params):

@@ -285,7 +285,7 @@ def write_tagging_report(
         f"{list(model['head_dims'])} for the supervised taggers; contrastive models: the same encoder "
         f"with a {config['latent_dim']}-d output and one linear {config['latent_dim']}-d projector, "
         f"positives `{config['positives']}` (partner mass: {config['partner_mass']}), VICReg "
-        f"{json.dumps(config['vicreg_kwargs'])}, Barlow Twins {json.dumps(config['barlow_kwargs'])}, "
+        f"{json.dumps(config['pretrain']['loss']['kwargs'])}, Barlow Twins {json.dumps(config['barlow_kwargs'])}, "
         f"head {list(config['head']['model']['head_dims'])} on the {config['head']['finetune']['level']} "
         f"encoder; MoDe weight {config['mode_weight']:g} {json.dumps(config['mode_kwargs'])}, DisCo weight "
         f"{config['disco_weight']:g}.",

@@ -32,7 +32,6 @@ every finished run.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 from pathlib import Path
@@ -91,8 +90,6 @@ POSITIVES: dict[str, tuple[bool, bool]] = {
     "same_class": (True, False),
     "both": (True, True),
 }
-#: Contrastive loss -> the config field holding its keyword arguments.
-LOSS_KWARGS_FIELD = {"vicreg": "vicreg_kwargs", "barlow_twins": "barlow_kwargs"}
 #: Keys of the per-seed runs of the (seedless) observables.
 OBSERVABLE_RUN = "fixed"
 
@@ -104,17 +101,19 @@ class CodecTaggingConfig:
     samples: the CoDec samples and sets; models: which of :data:`MODELS`; seeds: training seeds;
     classifier: engine config template of the supervised taggers (its ``model`` -- encoder,
     encoder_kwargs, head_dims -- is the encoder of every ML model; data files, decorrelation and
-    seed are filled in per run); pretrain: template of the contrastive pretraining (loss,
-    optimizer, training; its model is derived: the classifier's encoder with
-    ``output_dim=latent_dim`` and a single linear projector layer of ``latent_dim``);
+    seed are filled in per run); pretrain: template of the contrastive pretraining (optimizer,
+    training, and ``loss``: ``name="vicreg"`` with ``kwargs`` the VICReg weights ``sim_weight``,
+    ``var_weight``, ``cov_weight`` -- default 25/25/1, the talk's 1/1/5 was unstable with
+    same-class pairs in a 4-d latent, see docs/codec.md -- the loss of vicreg_flat and
+    vicreg_peaky; its model is derived: the classifier's encoder with ``output_dim=latent_dim``
+    and a single linear projector layer of ``latent_dim``);
     head: template of the head on the pretrained encoder (head_dims, optimizer, training,
     ``finetune.level``, normally ``frozen``); latent_dim: size of the contrastive latent space;
     positives: :data:`POSITIVES`; partner_mass: ``any`` or ``different`` (partner from another
     mass cell of the flattening); pairs_per_jet: same-class pairs per training jet;
-    augmentations / augmentation_kwargs: of the augmented views; vicreg_kwargs / barlow_kwargs:
-    loss weights (VICReg ``sim_weight``, ``var_weight``, ``cov_weight``: default 25/25/1, the
-    talk's 1/1/5 was unstable with same-class pairs in a 4-d latent, see docs/codec.md; Barlow
-    Twins ``off_diagonal_weight``); mode_weight / mode_kwargs, disco_weight / disco_kwargs: the
+    augmentations / augmentation_kwargs: of the augmented views; barlow_kwargs: the keyword
+    arguments of the Barlow Twins loss of barlow_flat (``off_diagonal_weight``), which otherwise
+    pretrains with the ``pretrain`` template; mode_weight / mode_kwargs, disco_weight / disco_kwargs: the
     decorrelation penalties (:func:`codec_jax.losses.mode`, :func:`codec_jax.losses.disco`; the
     MoDe order comes from the model name); ddt: keyword arguments of
     :func:`codec_jax.baselines.ddt.build_ddt_map`; working_points: Z' efficiencies of R and 1/JSD;
@@ -138,9 +137,6 @@ class CodecTaggingConfig:
     augmentations: tuple[str, ...] = ("rotate", "smear")
     augmentation_kwargs: dict[str, Any] = dataclasses.field(
         default_factory=lambda: {"smear": {"strength": 0.1}}
-    )
-    vicreg_kwargs: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
     )
     barlow_kwargs: dict[str, Any] = dataclasses.field(default_factory=lambda: {"off_diagonal_weight": 0.1})
     mode_weight: float = 10.0
@@ -186,14 +182,31 @@ def _check(config: CodecTaggingConfig) -> None:
         raise ConfigError(
             f"working_points / spectrum_efficiencies must be non-empty efficiencies in (0, 1], got {points}"
         )
+    _check_losses(config)
+
+
+def _check_losses(config: CodecTaggingConfig) -> None:
     if config.classifier.loss.name != "bce" or config.head.loss.name != "bce":
         raise ConfigError("classifier.loss.name and head.loss.name must be 'bce' (a tagger)")
+    if config.pretrain.loss.name != "vicreg":
+        raise ConfigError(
+            f"pretrain.loss.name={config.pretrain.loss.name!r}: the pretraining template is the VICReg loss "
+            "of vicreg_flat / vicreg_peaky (barlow_flat takes barlow_twins with barlow_kwargs)"
+        )
+    for prefix, loss in (("pretrain.", "vicreg"), ("barlow_kwargs -> ", "barlow_twins")):
+        name, kwargs = _contrastive_loss(config, loss)
+        try:  # the one check of the kwargs: the engine's, run early
+            losses.configured_loss(name, "pretrain", kwargs)
+        except ConfigError as error:
+            raise ConfigError(f"{prefix}{error}") from None
 
-    for loss, field in LOSS_KWARGS_FIELD.items():
-        accepted = set(inspect.signature(getattr(losses, loss)).parameters) - {"z_a", "z_b"}
-        wrong = sorted(set(getattr(config, field)) - accepted)
-        if wrong:
-            raise ConfigError(f"{field}: unknown {wrong}; {loss} accepts {sorted(accepted)}")
+
+def _contrastive_loss(config: CodecTaggingConfig, loss: str) -> tuple[str, dict[str, Any]]:
+    """Name and keyword arguments of the pretraining loss of a contrastive model (its
+    ``TaggerSpec.loss``): ``pretrain.loss`` for VICReg, ``barlow_kwargs`` for Barlow Twins."""
+    if loss == "barlow_twins":
+        return loss, dict(config.barlow_kwargs)
+    return config.pretrain.loss.name, dict(config.pretrain.loss.kwargs)
 
 
 # --------------------------------------------------------------------------- engine run configs
@@ -237,8 +250,7 @@ def _pretrain_config(
     run.data.alternate = run.data.train if uses_pairs else ()
     run.data.pairs = pairs_path if uses_pairs else ""
     run.data.background_only = False
-    run.loss.name = spec.loss
-    run.loss.kwargs = dict(getattr(config, LOSS_KWARGS_FIELD[spec.loss]))
+    run.loss.name, run.loss.kwargs = _contrastive_loss(config, spec.loss)
     run.loss.augmentations = tuple(config.augmentations) if uses_augmentations else ()
     run.loss.augmentation_kwargs = dict(config.augmentation_kwargs) if uses_augmentations else {}
     return run

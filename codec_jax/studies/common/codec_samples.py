@@ -36,7 +36,16 @@ from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JetSample, concatenate
 from codec_jax.studies.common.generation import SPLITS, cached_generation, split_rows, study_generation_config
 
-__all__ = ["CodecSamplesConfig", "CodecSets", "TRAINING_SETS", "codec_sets", "raw_samples"]
+__all__ = [
+    "CodecSamplesConfig",
+    "CodecSets",
+    "TRAINING_SETS",
+    "SCULPTING_SEED_OFFSET",
+    "codec_sets",
+    "raw_samples",
+    "sculpting_generation_config",
+    "sculpting_sample",
+]
 
 #: The training sets :func:`codec_sets` builds (each with a train and a validation split).
 TRAINING_SETS: tuple[str, ...] = ("flat_1d", "flat_2d", "peaky")
@@ -56,7 +65,10 @@ class CodecSamplesConfig:
     min_jets_per_cell: fewest jets a cell may hold; validation_fraction / test_fraction: of every
     generated sample; cache_dir: generated ROOT files (shared with other studies); workers:
     generation processes; generation: further :class:`~codec_jax.data.generate.GenerationConfig`
-    options (e.g. ``{"pt_min": 500.0}``).
+    options (e.g. ``{"pt_min": 500.0}``); n_sculpting: jets of the dedicated QCD sculpting sample
+    (generated with its own seed, ``seed + 100000``, independent of every training and test jet;
+    about a third falls in the 40-200 GeV window), 0 for none (then the sculpting metrics use
+    the QCD test jets).
     """
 
     n_wide: int = 12000
@@ -77,6 +89,7 @@ class CodecSamplesConfig:
     cache_dir: str = "runs/cache"
     workers: int = 1
     generation: dict[str, Any] = dataclasses.field(default_factory=dict)
+    n_sculpting: int = 0
 
     @classmethod
     def smoke(cls, **changes: Any) -> CodecSamplesConfig:
@@ -103,7 +116,9 @@ class CodecSets:
     ``"test"`` -> ``{"test"}``; sets: the same sets in memory (``[n_jets, max_particles, 4]``
     samples, signal and QCD concatenated); raw: generated sample name (``wide``, ``qcd``,
     ``narrow_<mass>``) -> split -> jets (unflattened); test_signal / test_background: the test
-    sets (see the module docstring); summary: JSON-ready sizes and flattening settings.
+    sets (see the module docstring); sculpting: the dedicated QCD sculpting jets inside the mass
+    window (unit weights; the QCD test jets when ``samples.n_sculpting`` is 0); summary:
+    JSON-ready sizes and flattening settings.
     """
 
     files: dict[str, dict[str, Path]]
@@ -111,6 +126,7 @@ class CodecSets:
     raw: dict[str, dict[str, JetSample]]
     test_signal: JetSample
     test_background: JetSample
+    sculpting: JetSample
     summary: dict[str, Any]
 
 
@@ -160,6 +176,38 @@ def raw_samples(
         )
         raw[name] = {split: sample[rows[split]] for split in SPLITS}
     return raw
+
+
+#: Seed offset of the dedicated sculpting sample (far from the ``seed + 1000 * index`` of the others).
+SCULPTING_SEED_OFFSET = 100_000
+
+
+def sculpting_generation_config(samples: CodecSamplesConfig):
+    """The :class:`~codec_jax.data.generate.GenerationConfig` of the dedicated QCD sculpting sample."""
+    return study_generation_config(
+        dict(samples.generation),
+        process="qcd",
+        n_jets=int(samples.n_sculpting),
+        seed=samples.seed + SCULPTING_SEED_OFFSET,
+        variant="nominal",
+        max_particles=samples.max_particles,
+    )
+
+
+def sculpting_sample(samples: CodecSamplesConfig, *, progress: bool = True) -> JetSample | None:
+    """The dedicated QCD sculpting jets inside ``samples.mass_range`` with unit weights (generated
+    once into the cache), or None when ``samples.n_sculpting`` is 0."""
+    if samples.n_sculpting <= 0:
+        return None
+    sample = cached_generation(
+        sculpting_generation_config(samples),
+        samples.cache_dir,
+        "codec_qcd_sculpting",
+        workers=samples.workers,
+        progress=progress,
+    )
+    inside = _in_window(sample, samples.mass_range)
+    return inside.replace(weight=np.ones(len(inside), np.float32))
 
 
 def _in_window(sample: JetSample, mass_range: tuple[float, float]) -> JetSample:
@@ -254,6 +302,9 @@ def codec_sets(
             split: write_root(sample, out_dir / f"{name}_{split}.root") for split, sample in by_split.items()
         }
     files["test"] = {"test": write_root(concatenate([test_signal, test_background]), out_dir / "test.root")}
+    sculpting = sculpting_sample(samples, progress=progress)
+    if sculpting is None:
+        sculpting = test_background
     summary = {
         "generated": {name: sum(len(part) for part in by_split.values()) for name, by_split in raw.items()},
         "sets": {
@@ -268,6 +319,11 @@ def codec_sets(
         },
         "flattening": flat_summary,
         "test": {"signal": len(test_signal), "background": len(test_background)},
+        "sculpting": {
+            "source": "dedicated QCD sample" if samples.n_sculpting > 0 else "QCD test jets",
+            "generated": int(samples.n_sculpting),
+            "in_mass_window": len(sculpting),
+        },
     }
     return CodecSets(
         files=files,
@@ -275,5 +331,6 @@ def codec_sets(
         raw=raw,
         test_signal=test_signal,
         test_background=test_background,
+        sculpting=sculpting,
         summary=summary,
     )

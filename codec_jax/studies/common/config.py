@@ -7,7 +7,7 @@ handed to :func:`codec_jax.config.apply_overrides`, so its type checks apply::
 
     config = load_study_config("configs/mack.py", preset="smoke")
     config = apply_study_overrides(config, ["seeds=0,1,2", "samples.n_jets=2000",
-                                            "pretrain.training.epochs=5", "pairing.cutoff=40"])
+                                            "pretrain.training.epochs=5", "pairing.cutoff=40", "pairing.cutoff_quantile=none"])
 
 Study values are parsed by :func:`codec_jax.config.parse_value`, the parser of the engine
 overrides, against the field's annotation (or, when the annotation cannot be resolved, the type of
@@ -59,37 +59,44 @@ def apply_study_overrides(config: Any, overrides: Iterable[str]) -> Any:
     config = copy.deepcopy(config)
     for override in overrides:
         key, text = config_lib.split_override(override)
-        _apply_one(config, key.split("."), key, text)
+        config = _apply_one(config, key.split("."), key, text)
     return config
 
 
-def _apply_one(target: Any, parts: list[str], key: str, text: str) -> None:
-    for depth, name in enumerate(parts):
-        fields = {field.name for field in dataclasses.fields(target)}
-        if name not in fields:
-            raise ConfigError(f"unknown config key {key!r}: {name!r} is not one of {sorted(fields)}")
-        value = getattr(target, name)
-        rest = parts[depth + 1 :]
-        if isinstance(value, config_lib.Config):
-            if not rest:
-                raise ConfigError(
-                    f"config key {key!r} is a run config: set one of its fields ({key}.training.epochs=...)"
-                )
-            try:
-                setattr(target, name, config_lib.apply_overrides(value, [f"{'.'.join(rest)}={text}"]))
-            except ConfigError as error:
-                raise ConfigError(f"override {key!r}: {error}") from None
-            return
-        if dataclasses.is_dataclass(value) and rest:
-            target = value
-            continue
-        if isinstance(value, dict) and rest:
-            config_lib.set_entry(value, key, rest, text)
-            return
-        if rest:
-            raise ConfigError(f"config key {key!r}: {name!r} has no fields")
-        setattr(target, name, config_lib.parse_value(key, text, _annotation(target, name, value)))
-        return
+def _apply_one(target: Any, parts: list[str], key: str, text: str) -> Any:
+    """``target`` with the override ``parts = value`` applied: mutable dataclasses are changed in
+    place, frozen ones (value types such as :class:`~codec_jax.emd.EMDSettings`) are rebuilt with
+    :func:`dataclasses.replace` (which also re-runs their validation)."""
+    name, rest = parts[0], parts[1:]
+    fields = {field.name for field in dataclasses.fields(target)}
+    if name not in fields:
+        raise ConfigError(f"unknown config key {key!r}: {name!r} is not one of {sorted(fields)}")
+    value = getattr(target, name)
+    if isinstance(value, config_lib.Config):
+        if not rest:
+            raise ConfigError(
+                f"config key {key!r} is a run config: set one of its fields ({key}.training.epochs=...)"
+            )
+        try:
+            new_value = config_lib.apply_overrides(value, [f"{'.'.join(rest)}={text}"])
+        except ConfigError as error:
+            raise ConfigError(f"override {key!r}: {error}") from None
+    elif dataclasses.is_dataclass(value) and rest:
+        new_value = _apply_one(value, rest, key, text)
+    elif isinstance(value, dict) and rest:
+        config_lib.set_entry(value, key, rest, text)
+        new_value = value
+    elif rest:
+        raise ConfigError(f"config key {key!r}: {name!r} has no fields")
+    else:
+        new_value = config_lib.parse_value(key, text, _annotation(target, name, value))
+    if type(target).__dataclass_params__.frozen:
+        try:
+            return dataclasses.replace(target, **{name: new_value})
+        except (ConfigError, ValueError, TypeError) as error:
+            raise ConfigError(f"override {key!r}: {error}") from None
+    setattr(target, name, new_value)
+    return target
 
 
 def _annotation(target: Any, name: str, current: Any) -> Any:

@@ -36,7 +36,7 @@ from codec_jax import config as config_lib
 from codec_jax.data.io import load_sample
 from codec_jax.errors import ConfigError
 from codec_jax.metrics.robustness import robustness_metrics
-from codec_jax.pairing import find_pairs, load_pairs, save_pairs
+from codec_jax.pairing import PairingConfig, find_pairs, load_pairs, save_pairs
 from codec_jax.pairing.plots import plot_pair_emd
 from codec_jax.studies.common.cached_runs import (
     finetune_and_score,
@@ -53,7 +53,6 @@ from codec_jax.train.loop import METRICS_FILE, read_metrics
 __all__ = [
     "PRETRAININGS",
     "SUPERVISED",
-    "PairingConfig",
     "MackConfig",
     "final_variance_term",
     "variance_term_history",
@@ -71,28 +70,11 @@ SUPERVISED = "supervised"
 
 
 @dataclasses.dataclass
-class PairingConfig:
-    """Positive-pair search (:func:`codec_jax.pairing.find_pairs`) on the training samples.
-
-    strategy: ``random`` (MACK), ``nearest`` or ``prefiltered``; candidates: per nominal jet;
-    cutoff: C in GeV (EMD with R = 1, beta = 1, unnormalised pT), or 0 to use cutoff_quantile of
-    the candidate EMDs instead; include_signal: also pair (and pretrain on) Z' jets (MACK: off);
-    backend: ``auto`` (exact on CPU, Sinkhorn on GPU), ``exact`` or ``sinkhorn``.
-    """
-
-    strategy: str = "random"
-    candidates: int = 11
-    cutoff: float = 0.0
-    cutoff_quantile: float = 0.2
-    include_signal: bool = False
-    backend: str = "auto"
-
-
-@dataclasses.dataclass
 class MackConfig:
     """The whole study.
 
-    samples: what is generated and how it is split; pairing: positive pairs; pretrain: the engine
+    samples: what is generated and how it is split; pairing: the positive-pair search
+    (:class:`codec_jax.pairing.PairingConfig`, passed to ``find_pairs`` as it is); pretrain: the engine
     config template of the pretraining runs (model, VICReg loss, optimizer, training -- its data
     files, augmentations and seed are filled in per run); classifier: the template of the
     classifier runs (head, BCE, optimizer, training; encoder taken from ``pretrain``);
@@ -139,6 +121,7 @@ def _check(config: MackConfig) -> None:
         )
     if config.pretrain.loss.name not in ("vicreg", "barlow_twins", "ntxent"):
         raise ConfigError(f"pretrain.loss.name={config.pretrain.loss.name!r} is not a contrastive loss")
+    config.pairing.validate()  # before the samples are generated
 
 
 # --------------------------------------------------------------------------- pairs
@@ -153,21 +136,13 @@ def _pairs(config: MackConfig, split: dict[str, dict[str, Path]], out: Path) -> 
         max_particles = config.pretrain.data.max_particles
         nominal = load_sample(_files(split, "nominal", "train"), max_particles)
         alternate = load_sample(_files(split, "alternate", "train"), max_particles)
-        pairing = config.pairing
-        cutoff = (
-            {"cutoff": pairing.cutoff} if pairing.cutoff > 0 else {"cutoff_quantile": pairing.cutoff_quantile}
-        )
         start = time.perf_counter()
         pairs = find_pairs(
             config.samples.seed,
             nominal,
             alternate,
-            strategy=pairing.strategy,
-            candidates=pairing.candidates,
-            include_signal=pairing.include_signal,
-            backend=pairing.backend,
+            config.pairing,
             progress=config.pretrain.training.progress,
-            **cutoff,
         )
         pairs.settings["seconds"] = time.perf_counter() - start
         save_pairs(pairs, path)

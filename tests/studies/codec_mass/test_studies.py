@@ -22,6 +22,7 @@ from codec_jax.data.io import read_root
 from codec_jax.errors import ConfigError
 from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_to_json
 from codec_jax.studies.codec_mass.report import digest
+from tests.helpers.smoke_reference import assert_matches_reference
 
 pytestmark = pytest.mark.slow  # end-to-end study runs: left out of `make test-fast`
 
@@ -83,6 +84,12 @@ def per_bin_medians(truth, predicted, weights, edges) -> list[float]:
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
+def test_smoke_metrics_equal_those_recorded_before_the_layout_move(studies, name):
+    _, out = studies[name]
+    assert_matches_reference(name, json.loads((out / "metrics.json").read_text()))
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
 def test_smoke_writes_every_report_file(studies, name):
     import matplotlib.image
 
@@ -109,7 +116,7 @@ def test_smoke_writes_every_report_file(studies, name):
         assert claim["holds"] in (True, False, None) and claim["claim"] in report
     lines = digest(metrics)  # what codec-jax run and experiments/<study>.py print
     assert [line.split()[0] for line in lines[1 : 1 + len(METHODS[name])]] == METHODS[name]
-    assert len(digest) == 1 + len(METHODS[name]) + len(metrics["claims"])
+    assert len(lines) == 1 + len(METHODS[name]) + len(metrics["claims"])
 
 
 def test_regression_medians_match_the_stored_scores(studies):

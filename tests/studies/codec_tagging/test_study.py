@@ -23,12 +23,15 @@ from codec_jax.errors import ConfigError, DataError
 from codec_jax.pairing.same_class import same_class_pairs
 from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_to_json
 from codec_jax.studies.codec_tagging import MODELS, mass_bin_edges
+from codec_jax.studies.codec_tagging import study as study_module
 from codec_jax.studies.codec_tagging.evaluation import TaggingTestSet, tagger_metrics
 from codec_jax.studies.codec_tagging.report import claims
+from tests.helpers.smoke_reference import assert_matches_reference
 
 pytestmark = pytest.mark.slow  # end-to-end study runs: left out of `make test-fast`
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "codec_tagging.py"
+PRESETS = ("smoke", "demo", "full")
 SMOKE_MODELS = ("supervised_peaky", "supervised_flat_1d", "vicreg_flat", "mode0_flat", "n2", "n2_ddt")
 PLOTS = (
     "roc.png",
@@ -87,6 +90,11 @@ def _r_and_inverse_jsd(scores, labels, weights, mass, edges, efficiency):
 
 
 # --------------------------------------------------------------------------- end to end
+def test_smoke_metrics_equal_those_recorded_before_the_layout_move(smoke):
+    _, out = smoke
+    assert_matches_reference("codec_tagging", json.loads((out / "metrics.json").read_text()))
+
+
 def test_smoke_writes_every_report_file(smoke):
     config, out = smoke
     for name in ("metrics.json", "report.md", "config.json", "pairs_flat_1d.npz", "n2_ddt_map.json", *PLOTS):
@@ -265,17 +273,26 @@ def test_presets_and_config_errors():
     default, full = load_study_config(CONFIG), load_study_config(CONFIG, "full")
     assert default.samples.jets_per_cell > 0 and len(default.seeds) >= 3
     assert set(default.models) == set(MODELS) and default.latent_dim == 4
-    assert default.vicreg_kwargs == {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
+    vicreg = {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
+    for preset in (None, *PRESETS):  # one place for the VICReg weights, the same in every preset
+        loss = load_study_config(CONFIG, preset).pretrain.loss
+        assert (loss.name, loss.kwargs) == ("vicreg", vicreg)
+    assert default.barlow_kwargs == {"off_diagonal_weight": 0.1}
     talk = apply_study_overrides(
-        default, ['vicreg_kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}']
+        default, ['pretrain.loss.kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}']
     )
-    assert talk.vicreg_kwargs == {"sim_weight": 1, "var_weight": 1, "cov_weight": 5}
+    assert talk.pretrain.loss.kwargs == {"sim_weight": 1, "var_weight": 1, "cov_weight": 5}
     assert full.classifier.model.encoder == "interaction" and full.samples.n_qcd > default.samples.n_qcd
     smoke = load_study_config(CONFIG, "smoke")
     for overrides, message in (
         (["models=supervised_flat_1d,quantum"], "unknown \\['quantum'\\]"),
         (["positives=telepathy"], "positives="),
-        (["vicreg_kwargs.lambda=3"], "vicreg_kwargs: unknown \\['lambda'\\]"),
+        (
+            ["pretrain.loss.kwargs.lambda=3"],
+            "pretrain.loss.kwargs \\['lambda'\\] are not arguments of loss 'vicreg'",
+        ),
+        (["barlow_kwargs.lambda=3"], "barlow_kwargs -> loss.kwargs \\['lambda'\\] are not arguments"),
+        (["pretrain.loss.name=ntxent"], "pretrain.loss.name='ntxent'"),
         (["working_points=0.5,1.5"], "working_points"),
         (["positives=augment", "augmentations="], "augments the views"),
     ):
@@ -283,3 +300,35 @@ def test_presets_and_config_errors():
             run_study(apply_study_overrides(smoke, overrides), "/nonexistent/never/written")
     with pytest.raises(ConfigError, match="no preset"):
         load_study_config(CONFIG, "huge")
+
+
+def test_pretrain_loss_kwargs_set_on_the_command_line_reach_the_pretraining_run(
+    tmp_path, codec_smoke_cache, monkeypatch
+):
+    """``--set pretrain.loss.kwargs.sim_weight=5`` is the VICReg weight the pretraining runs with
+    (the study stops after it: the head is not trained)."""
+
+    class Pretrained(Exception):
+        pass
+
+    def stop(*args, **kwargs):
+        raise Pretrained
+
+    monkeypatch.setattr(study_module, "finetune_and_score", stop)
+    overrides = [
+        f"samples.cache_dir={codec_smoke_cache}",
+        "models=vicreg_flat",
+        "pretrain.training.epochs=1",
+        "pretrain.loss.kwargs.sim_weight=5",
+    ]
+    config = apply_study_overrides(load_study_config(CONFIG, "smoke"), overrides)
+    with pytest.raises(Pretrained):
+        run_study(config, tmp_path / "study")
+    run_config = json.loads(
+        (tmp_path / "study" / "seed0" / "pretrain-vicreg_flat" / "config.json").read_text()
+    )
+    assert run_config["loss"] == {
+        **run_config["loss"],
+        "name": "vicreg",
+        "kwargs": {"sim_weight": 5, "var_weight": 25.0, "cov_weight": 1.0},
+    }

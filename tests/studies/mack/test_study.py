@@ -8,6 +8,7 @@ classifiers, scoring, metrics, report and plots -- through the ``codec-jax run``
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from codec_jax.jets import ABSOLUTE_FEATURES, JetSample, wrap_phi
 from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_to_json
 from codec_jax.studies.common.generation import split_rows
 from codec_jax.studies.mack import model_names
+from codec_jax.studies.mack.compare import compare_mack_runs
 from codec_jax.studies.mack.samples import SAMPLE_NAMES, cached_sample_path, study_samples
+from tests.helpers.smoke_reference import assert_matches_reference
 
 pytestmark = pytest.mark.slow  # end-to-end study runs: left out of `make test-fast`
 
@@ -92,6 +95,11 @@ def test_smoke_writes_every_report_file(smoke):
         assert f"| {model} |" in report
 
 
+def test_smoke_metrics_equal_those_recorded_before_the_layout_move(smoke):
+    _, out, _ = smoke
+    assert_matches_reference("mack", json.loads((out / "metrics.json").read_text()))
+
+
 def test_metrics_per_model_and_seed(smoke):
     config, out, _ = smoke
     metrics = json.loads((out / "metrics.json").read_text())
@@ -106,7 +114,6 @@ def test_metrics_per_model_and_seed(smoke):
     for model in models:
         assert sorted(metrics["runs"][model]) == [str(seed) for seed in config.seeds]
         for run in metrics["runs"][model].values():
-            assert 0.0 <= run["auc_nominal"] <= 1.0 and 0.0 <= run["auc_alternate"] <= 1.0
             for key in keys:
                 assert key in run and (run[key] is None or np.isfinite(run[key]))
         assert metrics["summary"][model]["auc_nominal"]["n"] == len(config.seeds)
@@ -184,6 +191,8 @@ def test_overrides_are_typed_and_checked():
             "seeds=3,4",
             "samples.n_jets=50",
             "pairing.cutoff=30",
+            "pairing.cutoff_quantile=none",
+            "pairing.emd.R=0.8",
             "pairing.include_signal=yes",
             "pretrain.training.epochs=7",
             "augmentations=rotate",
@@ -192,6 +201,8 @@ def test_overrides_are_typed_and_checked():
     )
     assert changed.seeds == (3, 4) and changed.samples.n_jets == 50 and changed.pairing.cutoff == 30.0
     assert changed.pairing.include_signal is True and changed.pretrain.training.epochs == 7
+    assert changed.pairing.cutoff_quantile is None and changed.pairing.emd.R == 0.8
+    assert changed.pairing.validate() is changed.pairing and config.pairing.emd.R == 1.0
     assert changed.augmentations == ("rotate",) and changed.working_points == (0.4,)
     assert config.seeds == (0,)  # the original is untouched
     with pytest.raises(ConfigError, match="samples.n_jet"):
@@ -246,7 +257,15 @@ def test_jetnet_variant_runs_on_small_jetnet_files(tmp_path):
     metrics = run_study(config, tmp_path / "study")
     assert sorted(metrics["runs"]) == ["emd_pairs/frozen", "supervised"]
     assert metrics["pairs"]["n_pairs"] > 0
-    assert all(0.0 <= run["auc_nominal"] <= 1.0 for runs in metrics["runs"].values() for run in runs.values())
+    # The reported AUC is that of the stored scores (an independent Mann-Whitney count), and the
+    # supervised tagger separates the wider synthetic "W" jets from the "q" jets.
+    test_labels = np.concatenate(
+        [read_root(tmp_path / "study" / "data" / f"{p}_nominal_test.root").label for p in ("qcd", "zprime")]
+    )
+    with np.load(tmp_path / "study" / "seed0" / "supervised" / "scores.npz") as scores:
+        auc = _mann_whitney_auc(scores["nominal"], test_labels)
+    assert metrics["runs"]["supervised"]["0"]["auc_nominal"] == pytest.approx(auc, abs=1e-12)
+    assert auc > 0.75
     assert (tmp_path / "study" / "report.md").is_file()
     # What the engine trained on (ROOT files of the split) are the JetNet jets, features unchanged.
     rows = split_rows(
@@ -261,36 +280,46 @@ def test_jetnet_variant_runs_on_small_jetnet_files(tmp_path):
 
 
 def test_compare_mack_runs_tabulates_each_variant(smoke, tmp_path):
-    """The comparison repeats the study's own numbers (summary, ratio to supervised, last
-    variance term) for every labelled directory and writes its two plots."""
-    from codec_jax.errors import CodecJaxError
-    from codec_jax.studies.mack.compare import compare_mack_runs
-
+    """The comparison repeats each labelled study's own numbers (summary, ratio to supervised, last
+    variance term): the smoke study, and a copy of it whose metrics were changed on purpose (so a
+    comparison that mixed up or averaged the variants would fail)."""
     _, out, _ = smoke
     metrics = json.loads((out / "metrics.json").read_text())
-    result = compare_mack_runs({"a": out, "b": out}, tmp_path / "cmp")
     key = "frac_change_qcd_at_zprime_eff_0.5"
-    summary = metrics["summary"]
-    for label in ("a", "b"):
+    changed = copy.deepcopy(metrics)
+    for model in ("emd_pairs/frozen", "supervised"):
+        entry = changed["summary"][model]
+        entry["auc_nominal"]["mean"] += 0.1
+        entry[key]["values"] = [None if v is None else 2.0 * v + 0.05 for v in entry[key]["values"]]
+    changed["pretraining_health"]["emd_pairs"]["0"]["variance_term"] = 1.25
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "metrics.json").write_text(json.dumps(changed))
+    # The variance history is read from the pretraining's metrics.jsonl: end it at 1.25 too.
+    lines = [json.loads(line) for line in (out / "seed0" / "pretrain-emd_pairs" / "metrics.jsonl").open()]
+    lines[-1]["val/variance"] = 1.25
+    (other / "seed0" / "pretrain-emd_pairs").mkdir(parents=True)
+    (other / "seed0" / "pretrain-emd_pairs" / "metrics.jsonl").write_text(
+        "".join(json.dumps(line) + "\n" for line in lines)
+    )
+    result = compare_mack_runs({"a": out, "b": other}, tmp_path / "cmp")
+    for label, source in (("a", metrics), ("b", changed)):
         variant = result["variants"][label]
         frozen = variant["models"]["emd_pairs/frozen"]
+        summary = source["summary"]
         assert frozen["auc_nominal"]["mean"] == pytest.approx(
             summary["emd_pairs/frozen"]["auc_nominal"]["mean"]
         )
         sizes = [abs(v) for v in summary["emd_pairs/frozen"][key]["values"] if v is not None]
         reference = [abs(v) for v in summary["supervised"][key]["values"] if v is not None]
-        if sizes and reference and np.mean(reference) > 0:
-            assert frozen["ratio_to_supervised"] == pytest.approx(np.mean(sizes) / np.mean(reference))
+        assert sizes and reference and np.mean(reference) > 0, "the smoke study must define the ratio"
+        assert frozen["ratio_to_supervised"] == pytest.approx(np.mean(sizes) / np.mean(reference))
         assert variant["final_variance_term"]["mean"] == pytest.approx(
-            metrics["pretraining_health"]["emd_pairs"]["0"]["variance_term"]
+            source["pretraining_health"]["emd_pairs"]["0"]["variance_term"]
         )
-        assert variant["n_pairs"] == metrics["pairs"]["n_pairs"]
-        assert variant["encoder_participation_ratio"]["mean"] == pytest.approx(
-            metrics["pretraining_health"]["emd_pairs"]["0"]["encoder_participation_ratio"]
-        )
+        assert variant["n_pairs"] == source["pairs"]["n_pairs"]
+    assert result["variants"]["a"]["models"] != result["variants"]["b"]["models"]
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert table.count("| emd_pairs/frozen |") == 2 and "| b |" in table
     for name in ("variance_term_history.png", "auc_vs_robustness.png"):
         assert (tmp_path / "cmp" / name).stat().st_size > 10_000
-    with pytest.raises(CodecJaxError, match="no metrics.json"):
-        compare_mack_runs({"missing": tmp_path / "nowhere"}, tmp_path / "cmp2")
