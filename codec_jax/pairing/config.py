@@ -16,7 +16,7 @@ from codec_jax.errors import ConfigError
 __all__ = ["BACKENDS", "STRATEGIES", "PairingConfig"]
 
 #: Candidate schemes (:mod:`codec_jax.pairing.search`).
-STRATEGIES = ("random", "nearest", "prefiltered")
+STRATEGIES = ("random", "nearest", "prefiltered", "oracle")
 #: EMD solvers: ``auto`` is exact on a CPU, Sinkhorn on a GPU/TPU.
 BACKENDS = ("auto", "exact", "sinkhorn")
 
@@ -30,8 +30,11 @@ class PairingConfig:
     """Settings of :func:`codec_jax.pairing.find_pairs`.
 
     Attributes:
-        strategy: candidate scheme, one of :data:`STRATEGIES`: ``random`` (MACK), ``nearest`` or
-            ``prefiltered``.
+        strategy: candidate scheme, one of :data:`STRATEGIES`: ``random`` (MACK), ``nearest``,
+            ``prefiltered``, or ``oracle``: with same-hard-event samples
+            (:mod:`codec_jax.data.same_events`, row ``i`` of both samples showered from one hard
+            event), every jet paired with its true partner, with no candidates and no cutoff (an
+            upper bound of what pairing can give; the pair EMDs are still computed).
         candidates: candidates per nominal jet (``k``; MACK: 11); >= 1.
         cutoff: the EMD cutoff ``C`` (GeV, or dimensionless with ``emd.norm``); pairs with
             ``EMD < C`` are positives. Exactly one of ``cutoff`` and ``cutoff_quantile`` is set.

@@ -33,7 +33,7 @@ from codec_jax.pairing.config import STRATEGIES, PairingConfig
 from codec_jax.pairing.evaluate import certify, evaluate_emd, pick_backend
 from codec_jax.pairing.pairs import PairSet
 
-__all__ = ["STRATEGIES", "find_pairs", "jet_particles"]
+__all__ = ["STRATEGIES", "find_pairs", "jet_particles", "true_partner_rows"]
 
 _CALIBRATION_PAIRS = 2048
 
@@ -87,6 +87,68 @@ def _draw_candidates(
     return binned_candidates(rng, features_a, features_b, k, bins=bins)
 
 
+def true_partner_rows(nominal: JetSample, alternate: JetSample) -> None:
+    """Check that row ``i`` of both samples comes from the same hard event (the ``event`` extra
+    field of same-hard-event samples, equal row by row).
+
+    Raises:
+        DataError: the samples have different lengths or no/different ``event`` numbers.
+    """
+    if len(nominal) != len(alternate):
+        raise DataError(
+            f"oracle pairs need same-hard-event samples of equal length, got {len(nominal)} nominal "
+            f"and {len(alternate)} alternate jets"
+        )
+    events = [sample.extra.get("event") for sample in (nominal, alternate)]
+    if any(event is None for event in events) or not np.array_equal(*events):
+        raise DataError(
+            "oracle pairs need same-hard-event samples (codec_jax.data.same_events): the field "
+            "'event' must exist in both samples and be equal row by row"
+        )
+
+
+def _oracle_pairs(nominal, alternate, config, settings, backend, progress) -> PairSet:
+    """Every (background) jet with its true partner: rows ``i`` of both samples."""
+    true_partner_rows(nominal, alternate)
+    rows = np.flatnonzero(config.include_signal | (nominal.label != 1))
+    if len(rows) == 0:
+        raise DataError("oracle pairs: no jets left after excluding signal (include_signal=False)")
+    a, b = (
+        jet_particles(nominal[rows], config.max_particles),
+        jet_particles(alternate[rows], config.max_particles),
+    )
+    width = max(a.width, b.width)
+    result = evaluate_emd(
+        CloudPair(a.pad_to(width), b.pad_to(width)),
+        settings,
+        backend=backend,
+        batch_size=config.batch_size,
+        sinkhorn_options=config.sinkhorn_options,
+        progress=progress,
+    )
+    record = {
+        "strategy": "oracle",
+        "candidates": 1,
+        "cutoff": None,
+        "cutoff_quantile": None,
+        "certified": False,
+        "include_signal": bool(config.include_signal),
+        "backend": backend,
+        "R": settings.R,
+        "beta": settings.beta,
+        "norm": settings.norm,
+        "max_particles": config.max_particles,
+        "sinkhorn_options": dict(config.sinkhorn_options or {}),
+        "n_nominal": int(len(rows)),
+        "n_alternate": int(len(rows)),
+        "n_candidates": int(len(rows)),
+        "n_evaluated": int(len(rows)),
+    }
+    pairs = PairSet(rows, rows, result.emd, record, candidate_emd=result.emd)
+    record.update(pairs.summary())
+    return pairs
+
+
 # --------------------------------------------------------------------------- search
 def find_pairs(
     key: Any, nominal: JetSample, alternate: JetSample, config: PairingConfig, *, progress: bool = True
@@ -110,6 +172,8 @@ def find_pairs(
     config.validate()
     settings = config.emd.checked()
     backend = pick_backend(config.backend)
+    if config.strategy == "oracle":
+        return _oracle_pairs(nominal, alternate, config, settings, backend, progress)
     rng = _rng(key)
     nominal_rows = np.flatnonzero(config.include_signal | (nominal.label != 1))
     alternate_rows = np.flatnonzero(config.include_signal | (alternate.label != 1))

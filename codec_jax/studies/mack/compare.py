@@ -29,9 +29,10 @@ from codec_jax.errors import CodecJaxError
 from codec_jax.files import atomic_path
 from codec_jax.metrics.robustness import metric_name
 from codec_jax.studies.common.summary import format_stat, json_safe, summarize_values
+from codec_jax.studies.mack.config import SUPERVISED
 from codec_jax.studies.mack.plots import plot_auc_vs_robustness, plot_variance_history
 from codec_jax.studies.mack.report import absolute_change, ratios_to_supervised
-from codec_jax.studies.mack.study import SUPERVISED, variance_term_history
+from codec_jax.studies.mack.study import variance_term_history
 
 __all__ = ["DEFAULT_MODELS", "load_variant", "variance_histories", "compare_mack_runs"]
 
@@ -106,7 +107,7 @@ def compare_mack_runs(
         final = histories[label][:, -1] if histories[label].size else []
         result["variants"][label] = {
             "run_dir": str(variants[label]),
-            "n_pairs": metrics.get("pairs", {}).get("n_pairs"),
+            "n_pairs": _emd_pairs(metrics).get("n_pairs"),
             "cutoff": metrics.get("pairs", {}).get("cutoff"),
             "final_variance_term": summarize_values(list(final)),
             "encoder_participation_ratio": summarize_values(
@@ -154,3 +155,10 @@ def compare_mack_runs(
     with atomic_path(out / "comparison.md") as tmp:
         tmp.write_text("\n".join(lines))
     return result
+
+
+def _emd_pairs(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The EMD pair set of a study's ``metrics.json`` (``pairs.emd``; older studies stored it flat
+    as ``pairs``)."""
+    pairs = metrics.get("pairs", {})
+    return pairs.get("emd", pairs)

@@ -40,6 +40,7 @@ __all__ = [
     "plot_pretraining_comparison",
     "plot_variance_history",
     "plot_auc_vs_robustness",
+    "plot_frontier",
 ]
 
 #: Marker per model in :func:`plot_auc_vs_robustness` (others get "o").
@@ -252,3 +253,72 @@ def plot_pretraining_comparison(
         axes[0].legend(fontsize=8)
         figure.tight_layout()
         return save_figure(figure, path)
+
+
+#: Marker of each kind of control in :func:`plot_frontier`.
+CONTROL_MARKERS = {"noisy_supervised@": "o", "supervised_f": "s", "random_encoder": "^", "supervised": "*"}
+
+
+def _control_marker(model: str) -> str:
+    for prefix, marker in CONTROL_MARKERS.items():
+        if model.startswith(prefix):
+            return marker
+    return "D"
+
+
+def plot_frontier(
+    measured: Mapping[str, Mapping[str, Mapping[str, Any]]],
+    frontier: Mapping[str, Any],
+    controls: Sequence[str],
+    quantity: str,
+    path: str | os.PathLike,
+    *,
+    label: str,
+) -> Path:
+    """The robustness-power plane: ``|delta eps / eps|`` (``quantity``) against the nominal AUC,
+    every model with its error bars (test-set noise and seed spread), the controls (no robustness
+    mechanism) in grey, the straight-line frontier fitted to them, and the MACK models in colour:
+    a model below the line is more robust than a plain tagger of the same power.
+
+    ``measured``: ``{model: {"auc": {"value", "error"}, quantity: {"value", "error"}}}`` (the
+    ``models`` of :func:`codec_jax.studies.mack.analysis.analyse`); ``frontier``: its line for
+    ``quantity`` (``intercept``, ``slope``, ``auc_range``).
+    """
+    with hep_style():
+        figure, axis = plt.subplots(figsize=(7.5, 5.5))
+        if "slope" in frontier:
+            low, high = frontier["auc_range"]
+            span = np.linspace(low - 0.02, high + 0.02, 50)
+            axis.plot(
+                span,
+                frontier["intercept"] + frontier["slope"] * (span - 0.5),
+                color="0.5",
+                lw=1.5,
+                label="frontier of the controls (linear fit)",
+            )
+        colour = 0
+        for model, values in measured.items():
+            auc, change = values["auc"], values[quantity]
+            if auc["value"] is None or change["value"] is None:
+                continue
+            is_control = model in controls
+            style = dict(color="0.55", mfc="none") if is_control else dict(color=f"C{colour}")
+            if not is_control:
+                colour += 1
+            axis.errorbar(
+                auc["value"],
+                change["value"],
+                xerr=auc["error"] or 0.0,
+                yerr=change["error"] or 0.0,
+                marker=_control_marker(model) if is_control else "o",
+                linestyle="none",
+                ms=7,
+                capsize=2,
+                label=None if model.startswith("noisy_supervised@") and is_control else model,
+                **style,
+            )
+        axis.set_xlabel("AUC (nominal test set)")
+        axis.set_ylabel(label)
+        axis.set_title("open grey circles: noisy supervised controls at each MACK model's AUC", fontsize=9)
+        axis.legend(fontsize=7, loc="upper left", ncol=2)
+    return save_figure(figure, path)

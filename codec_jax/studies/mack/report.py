@@ -5,8 +5,9 @@
 metric over seeds to mean, spread (sample standard deviation, ``ddof=1``; ``None`` for a single
 seed) and the per-seed values; curves are averaged pointwise the same way. Files written::
 
-    metrics.json                      config, samples, pairs, timings, runs, summary
-    report.md                         summary table (mean +- spread over seeds) and the claim check
+    metrics.json                      config, samples, pairs, timings, runs, summary, analysis, claims
+    report.md                         claims, the measurement table (errors), signed changes, pairs
+    frontier_<quantity>.png           |delta eps_QCD / eps_QCD| vs AUC: controls, frontier, MACK models
     roc_nominal_alternate.png         ROC per model, nominal (solid) vs alternate (dashed)
     fractional_change_qcd.png         delta eps_QCD / eps_QCD vs Z' efficiency, per model
     fractional_change_zprime.png      delta eps_Z' / eps_Z' vs QCD efficiency, per model
@@ -22,15 +23,18 @@ from pathlib import Path
 from typing import Any
 
 from codec_jax.files import atomic_path
+from codec_jax.metrics.claims import Claim, claims_markdown
 from codec_jax.metrics.robustness import metric_name
 from codec_jax.studies.common.summary import format_stat, json_safe, summarize_curves, summarize_values
 from codec_jax.studies.mack import plots
+from codec_jax.studies.mack.controls import NOISY_PREFIX
 
 __all__ = [
     "summarize",
     "absolute_change",
     "ratios_to_supervised",
     "markdown_table",
+    "measurement_table",
     "write_report",
     "digest",
 ]
@@ -103,33 +107,6 @@ def ratios_to_supervised(summary: Mapping[str, Mapping[str, Any]], key: str) -> 
     return ratios
 
 
-def _claim_lines(summary: Mapping[str, Mapping[str, Any]], working_points: Sequence[float]) -> list[str]:
-    """Mean |delta eps_QCD / eps_QCD| at the first working point relative to the supervised model."""
-    if not working_points:
-        return []
-    key = metric_name("qcd", working_points[0])
-    ratios = ratios_to_supervised(summary, key)
-    if not ratios:
-        return []
-    lines = [
-        f"Mean over seeds of |Δε_QCD/ε_QCD| at ε_Z' = {working_points[0]:g}, relative to the supervised "
-        "model (MACK's claim: about 0.5 for a frozen MACK encoder; fine-tuning moves it towards 1):",
-        "",
-    ]
-    for model, ratio in ratios.items():
-        if model != SUPERVISED and ratio is not None:
-            lines.append(f"- {model}: {ratio:.2f}")
-    stat = summary[SUPERVISED].get(key + "_stat", {}).get("mean")
-    if stat is not None:
-        lines += [
-            "",
-            f"Binomial statistical uncertainty of one seed's Δε_QCD/ε_QCD at ε_Z' = {working_points[0]:g} "
-            f"(test-set size; supervised model): ±{stat:.3f}. Differences between models smaller than "
-            "this are not significant.",
-        ]
-    return lines
-
-
 #: A final VICReg variance term above this (of at most 2) means a collapsed embedding.
 COLLAPSE_VARIANCE_TERM = 1.5
 
@@ -179,6 +156,83 @@ def _health_lines(health: Mapping[str, Mapping[str, Mapping[str, float | None]]]
     return lines
 
 
+def _measurement_cell(value: Mapping[str, Any] | None, digits: int = 3) -> str:
+    """``value ± error`` of a :class:`~codec_jax.metrics.uncertainty.Measurement` dict."""
+    if not value or value.get("value") is None:
+        return "n/a"
+    if value.get("error") is None:
+        return f"{value['value']:.{digits}f}"
+    return f"{value['value']:.{digits}f} ± {value['error']:.{digits}f}"
+
+
+def _quantity_title(quantity: str) -> str:
+    point = quantity.rsplit("_", 1)[1]
+    if quantity == "auc":
+        return "AUC"
+    if quantity.startswith("change_qcd_at_zprime_"):
+        return f"\\|Δε_QCD/ε_QCD\\| @ ε_Z'={point}"
+    return f"\\|Δε_QCD/ε_QCD\\| @ ε_QCD={point}"
+
+
+def measurement_table(analysis: Mapping[str, Any], quantities: Sequence[str]) -> list[str]:
+    """Per model: AUC and the sizes of the changes (value ± error: paired bootstrap over the test
+    jets combined with the seed spread), and for the MACK models their distance below the
+    controls (positive = more robust than a plain tagger of equal power)."""
+    changes = [q for q in analysis["quantities"] if q != "auc"]
+    columns = ["AUC", *[_quantity_title(q) for q in changes]]
+    columns += [f"below noisy control ({_quantity_title(q)})" for q in quantities]
+    columns += [f"below frontier ({_quantity_title(q)})" for q in quantities]
+    lines = ["| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for model, values in analysis["models"].items():
+        distances = analysis["distances"].get(model, {})
+        cells = [_measurement_cell(values["auc"])] + [_measurement_cell(values[q]) for q in changes]
+        for kind in ("vs_noisy_control", "below_frontier"):
+            cells += [
+                _measurement_cell(distances.get(kind, {}).get(q)) if distances else "" for q in quantities
+            ]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pair_lines(pairs: Mapping[str, Any], quality: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for kind, entry in pairs.items():
+        cutoff = entry.get("cutoff")
+        where = (
+            "true partners (same hard event)"
+            if kind == "oracle"
+            else (
+                f"EMD below C = {cutoff:.1f} GeV ({entry.get('strategy')} strategy, {entry.get('candidates')} "
+                "candidates per nominal jet)"
+            )
+        )
+        differences = entry.get("differences", {})
+        emd_q = differences.get("emd_quantiles", {})
+        dpt_q = differences.get("relative_pt_difference_quantiles", {})
+        lines.append(
+            f"- {kind} pairs: {int(entry.get('n_pairs', 0))} pairs, {where}; pair EMD median "
+            f"{emd_q.get('50', float('nan')):.1f} GeV (5-95%: {emd_q.get('5', float('nan')):.1f}-"
+            f"{emd_q.get('95', float('nan')):.1f}); relative jet-pT difference median "
+            f"{dpt_q.get('50', float('nan')):.3f} (95%: {dpt_q.get('95', float('nan')):.3f})."
+        )
+    if quality:
+        lines.append(
+            f"- Partner recovery (same-hard-event samples, {quality['n_jets']} QCD training jets, the true "
+            f"partner among {quality['candidates']} random candidates): the true partner has the smallest "
+            f"EMD for {quality['fraction_true_nearest']:.1%} of the jets (chance {quality['chance_level']:.1%}); "
+            f"true-partner EMD median {quality['true_partner_emd_quantiles']['50']:.1f} GeV vs "
+            f"{quality['random_candidate_emd_quantiles']['50']:.1f} GeV for random candidates"
+            + (
+                f"; below C: {quality['true_partner_below_cutoff']:.1%} of true partners, "
+                f"{quality['random_candidate_below_cutoff']:.1%} of random candidates (purity "
+                f"{quality['purity_below_cutoff']:.1%})."
+                if quality.get("purity_below_cutoff") is not None
+                else "."
+            )
+        )
+    return lines
+
+
 def write_report(
     out: str | os.PathLike,
     *,
@@ -189,76 +243,136 @@ def write_report(
     timings: Mapping[str, float],
     working_points: Sequence[float],
     pretraining_health: Mapping[str, Mapping[str, Mapping[str, float | None]]] | None = None,
+    analysis: Mapping[str, Any] | None = None,
+    claims: Sequence[Claim] = (),
+    pair_quality: Mapping[str, Any] | None = None,
+    noise_widths: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``metrics.json``, ``report.md`` and the PNG plots into ``out``; returns the metrics.
 
-    ``pretraining_health``: pretraining name -> seed -> diagnostics (keys of
-    :data:`HEALTH_COLUMNS`: the final VICReg variance term of
-    :func:`codec_jax.studies.mack.final_variance_term` and the representation spread of
-    :meth:`~codec_jax.studies.common.evaluation.ClassifierScorer.pretrained_spread`); reported as a table
-    with a collapse warning."""
-
+    ``analysis`` / ``claims``: the measurement with errors and the claims
+    (:mod:`codec_jax.studies.mack.analysis`); ``pairs``: per pair kind (``emd``, ``oracle``) the
+    search settings and pair differences; ``pair_quality``: partner recovery (same-hard-event
+    samples); ``pretraining_health``: pretraining name -> seed -> diagnostics (keys of
+    :data:`HEALTH_COLUMNS`), reported as a table with a collapse warning; ``noise_widths``: per seed
+    and MACK model, the width of its noisy control."""
     out = Path(out)
     summary = summarize(runs)
+    analysis = {k: v for k, v in (analysis or {}).items() if not k.startswith("_")}
+    pairs = {
+        kind: {k: v for k, v in entry.items() if k != "differences"}
+        | {"differences": {k: v for k, v in entry.get("differences", {}).items() if not k.startswith("_")}}
+        for kind, entry in pairs.items()
+    }
     metrics = json_safe(
         {
             "config": config,
             "samples": samples,
             "pairs": pairs,
+            "pair_quality": dict(pair_quality or {}),
             "timings_seconds": timings,
             "working_points": list(working_points),
             "runs": runs,
             "summary": summary,
             "pretraining_health": pretraining_health or {},
+            "noise_widths": dict(noise_widths or {}),
+            "analysis": analysis,
+            "claims": [claim.to_dict() for claim in claims],
         }
     )
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False))
 
-    figures = {
-        "roc_nominal_alternate.png": plots.plot_roc_nominal_alternate(
-            {model: entry["roc"] for model, entry in summary.items()}, out / "roc_nominal_alternate.png"
-        ),
-    }
+    shown = {model: entry for model, entry in summary.items() if not model.startswith(NOISY_PREFIX)}
+    figures = {}
+    quantities = [q for q in analysis.get("quantities", []) if q != "auc"]
+    headline = [q for q in quantities if q.endswith(f"_{working_points[0]:g}")][:1] + [
+        q for q in quantities if q.startswith("change_qcd_at_qcd_")
+    ][:1]
+    for quantity in headline:
+        name = f"frontier_{quantity}.png"
+        figures[name] = plots.plot_frontier(
+            analysis["models"],
+            analysis["frontier"].get(quantity, {}),
+            analysis["controls"],
+            quantity,
+            out / name,
+            label=_quantity_title(quantity).replace("\\", ""),
+        )
+    figures["roc_nominal_alternate.png"] = plots.plot_roc_nominal_alternate(
+        {model: entry["roc"] for model, entry in shown.items()}, out / "roc_nominal_alternate.png"
+    )
     for kind, fixed in (("qcd", "zprime"), ("zprime", "qcd")):
         name = f"fractional_change_{kind}.png"
         figures[name] = plots.plot_fractional_change_curves(
-            {model: entry["curves"][kind] for model, entry in summary.items()},
+            {model: entry["curves"][kind] for model, entry in shown.items()},
             out / name,
             changed=kind,
             fixed=fixed,
         )
-    if working_points:
-        key = metric_name("qcd", working_points[0])
-        figures["pairing_vs_augmentations.png"] = plots.plot_pretraining_comparison(
-            {
-                model: {"change": absolute_change(entry, key), "auc": entry["auc_nominal"]}
-                for model, entry in summary.items()
-            },
-            out / "pairing_vs_augmentations.png",
-            working_point=working_points[0],
-        )
+    key = metric_name("qcd", working_points[0])
+    figures["pairing_vs_augmentations.png"] = plots.plot_pretraining_comparison(
+        {
+            model: {"change": absolute_change(entry, key), "auc": entry["auc_nominal"]}
+            for model, entry in shown.items()
+            if "/" in model or model == SUPERVISED
+        },
+        out / "pairing_vs_augmentations.png",
+        working_point=working_points[0],
+    )
+    if (out / "pair_differences.png").is_file():
+        figures["pair_differences.png"] = out / "pair_differences.png"
 
-    lines = [
-        f"# {config.get('name', 'study')} report",
+    seeds = ", ".join(map(str, config.get("seeds", [])))
+    bootstrap = analysis.get("bootstrap", {})
+    lines = [f"# {config.get('name', 'study')} report", ""]
+    if claims:
+        lines += [
+            "## Claims",
+            "",
+            f"Rule, fixed before the run: {claims[0].rule}. Errors: paired bootstrap over the test jets "
+            f"({bootstrap.get('n_resamples')} resamples, stratified by label, the same jets for every model) "
+            "combined with the spread over seeds.",
+            "",
+            *claims_markdown(claims),
+            "",
+        ]
+    for quantity in headline:
+        lines += [f"![frontier_{quantity}.png](frontier_{quantity}.png)", ""]
+    if analysis:
+        lines += [
+            "## Measurement",
+            "",
+            f"Seeds: {seeds}. Mean over seeds ± error (test-set bootstrap and seed spread). Sizes of "
+            "changes: |Δε/ε| per seed, then the mean; Δε/ε = (alternate - nominal) / nominal efficiency "
+            "at a threshold fixed on the nominal test set. Controls (no robustness mechanism): "
+            + ", ".join(analysis.get("controls", []))
+            + ".",
+            "",
+            *measurement_table(analysis, headline),
+            "",
+        ]
+    lines += [
+        "## Signed changes per model",
         "",
-        f"Seeds: {', '.join(map(str, config.get('seeds', [])))}. Values are mean ± spread (sample "
-        "standard deviation over seeds; a single seed has no spread). Δε/ε = (alternate - nominal) / "
-        "nominal efficiency at a threshold fixed on the nominal test set.",
+        "Mean ± spread (sample standard deviation over seeds, on the one test set; the test-set noise is "
+        "in the errors above).",
         "",
-        markdown_table(summary, working_points),
+        markdown_table(shown, working_points),
         "",
-        *_claim_lines(summary, working_points),
+        "## Samples and pairs",
         "",
         "Samples: " + ", ".join(f"{name} ({int(s['n_jets'])} jets)" for name, s in samples.items()) + ".",
+        "",
+        *_pair_lines(pairs, pair_quality or {}),
     ]
-    if pairs:
-        lines.append(
-            f"Pairs: {int(pairs.get('n_pairs', 0))} positive pairs below C = {pairs.get('cutoff', float('nan')):.1f} GeV "
-            f"({pairs.get('strategy')} strategy, {pairs.get('candidates')} candidates per nominal jet)."
-        )
     lines += _health_lines(pretraining_health or {})
-    lines += ["", "Plots: " + ", ".join(f"[{name}]({name})" for name in figures), ""]
+    lines += [
+        "",
+        "Plots: " + ", ".join(f"[{name}]({name})" for name in figures) + ", per-jet scores: "
+        "[test_scores.root](test_scores.root).",
+        "",
+    ]
     with atomic_path(out / "report.md") as tmp:
         tmp.write_text("\n".join(lines))
     return metrics

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax.data.io import read_jetnet, write_root
+from codec_jax.data.same_events import generate_same_events_to_files, read_same_events
 from codec_jax.errors import ConfigError
 from codec_jax.jets import JetSample
 from codec_jax.studies.common.generation import (
@@ -38,6 +39,7 @@ __all__ = [
     "generation_config",
     "cached_sample_path",
     "study_samples",
+    "same_event_paths",
     "split_samples",
 ]
 
@@ -63,7 +65,11 @@ class SamplesConfig:
     (e.g. ``{"mass": 80.0, "pt_min": 500.0}``); source: ``"generate"`` (Pythia 8 + FastJet,
     cached) or ``"jetnet"``: read the JetNet HDF5 files named in ``jetnet`` (sample name ->
     path, the four names of :data:`SAMPLE_NAMES`; ``zprime_*`` are the signal files, ``qcd_*`` the
-    background ones), keeping a seeded random subset of ``n_jets`` jets of each (all if fewer).
+    background ones), keeping a seeded random subset of ``n_jets`` jets of each (all if fewer);
+    or ``"same_events"``: nominal and alternate jets showered and hadronised from the *same*
+    hard-scattering events (:mod:`codec_jax.data.same_events`; ``n_jets`` matched pairs per
+    process; row ``i`` of the nominal and of the alternate sample are true partners, and both are
+    split with the same rows, so the partners stay aligned in every split).
     """
 
     n_jets: int = 2000
@@ -104,8 +110,12 @@ def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str,
     returns name -> sample (``[n_jets, max_particles, features]``)."""
     if samples.source == "jetnet":
         return _jetnet_samples(samples)
+    if samples.source == "same_events":
+        return _same_event_samples(samples, progress=progress)
     if samples.source != "generate":
-        raise ConfigError(f"samples.source={samples.source!r}; expected 'generate' or 'jetnet'")
+        raise ConfigError(
+            f"samples.source={samples.source!r}; expected 'generate', 'jetnet' or 'same_events'"
+        )
     return {
         name: cached_generation(
             generation_config(samples, name),
@@ -116,6 +126,38 @@ def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str,
         )
         for name, _, _ in SAMPLE_NAMES
     }
+
+
+def same_event_paths(samples: SamplesConfig, process: str) -> tuple[Path, Path]:
+    """The cached nominal and alternate files of one process's same-hard-event samples; the name
+    holds the alternate variant and the hash covers every generation setting."""
+    generation = generation_config(samples, f"{process}_nominal")
+    base = cache_path(generation, samples.cache_dir, f"same_events_{process}_{samples.alternate_variant}")
+    return base.with_name(base.stem + "_nominal.root"), base.with_name(base.stem + "_alternate.root")
+
+
+def _same_event_samples(samples: SamplesConfig, *, progress: bool) -> dict[str, JetSample]:
+    """The four samples from same-hard-event generation (generated once, cached)."""
+    loaded = {}
+    for process in ("zprime", "qcd"):
+        nominal_path, alternate_path = same_event_paths(samples, process)
+        if nominal_path.is_file() and alternate_path.is_file():
+            print(f"reusing cached same-event samples {nominal_path} + {alternate_path.name}")
+        else:
+            print(f"generating {samples.n_jets} same-event {process} pairs -> {nominal_path}")
+            generate_same_events_to_files(
+                generation_config(samples, f"{process}_nominal"),
+                samples.alternate_variant,
+                nominal_path,
+                alternate_path,
+                workers=samples.workers,
+                progress=progress,
+            )
+        nominal, alternate = read_same_events(
+            nominal_path, alternate_path, max_particles=samples.max_particles
+        )
+        loaded[f"{process}_nominal"], loaded[f"{process}_alternate"] = nominal, alternate
+    return {name: loaded[name] for name, _, _ in SAMPLE_NAMES}
 
 
 def _jetnet_samples(samples: SamplesConfig) -> dict[str, JetSample]:
@@ -145,12 +187,17 @@ def split_samples(
 ) -> dict[str, dict[str, Path]]:
     """Split every sample and write ``out_dir/<name>_<split>.root``; returns name -> split -> path.
 
-    Each sample is split with its own seeded permutation (``samples.seed`` + its index).
+    Each sample is split with its own seeded permutation (``samples.seed`` + its index); with
+    ``source="same_events"`` the nominal and the alternate sample of a process share one
+    permutation (``samples.seed`` + the index of the nominal one), so partners stay aligned.
     """
 
     out_dir = Path(out_dir)
     paths: dict[str, dict[str, Path]] = {}
+    names = list(loaded)
     for index, (name, sample) in enumerate(loaded.items()):
+        if samples.source == "same_events":
+            index = names.index(name.replace("_alternate", "_nominal"))
         rows = split_rows(
             samples.seed + index, len(sample), samples.validation_fraction, samples.test_fraction
         )

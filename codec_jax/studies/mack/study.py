@@ -1,24 +1,29 @@
-"""The MACK study (arXiv 2410.13947): contrastive pretraining on (nominal, alternate) EMD pairs,
-fine-tuning levels, and robustness to the alternate shower.
+"""The MACK study (arXiv 2410.13947): contrastive pretraining on (nominal, alternate) pairs,
+fine-tuning levels, and robustness to the alternate shower, measured against controls of equal
+tagging power.
 
 For each seed of ``config.seeds``:
 
 1. **pretraining** (VICReg, no labels) of encoder + projector, one run per entry of
-   ``config.pretrainings``: ``emd_pairs`` -- views are positive (nominal, alternate) pairs with
-   EMD below the cutoff C; ``emd_pairs_aug`` -- the same pairs, each view also augmented;
-   ``aug_only`` -- each nominal jet twice, both augmented (no pairs; JetCLR-like);
-2. **classifiers** on the nominal training sample (Z' vs QCD, BCE) on top of each pretrained
-   encoder, one per fine-tuning level of ``config.finetune_levels`` (``frozen``, ``epochs:1``,
-   ``full``), and a fully **supervised** baseline of the same architecture from scratch;
+   ``config.pretrainings`` (:data:`~codec_jax.studies.mack.config.PRETRAININGS`): ``emd_pairs`` --
+   views are positive (nominal, alternate) pairs with EMD below the cutoff C; ``emd_pairs_aug`` --
+   the same pairs, each view also augmented; ``aug_only`` -- each nominal jet twice, both
+   augmented (JetCLR-like); ``oracle_pairs`` -- true partners of same-hard-event samples;
+2. **classifiers** on the nominal training sample (Z' vs QCD, BCE) on each pretrained encoder, one
+   per fine-tuning level (``frozen``, ``epochs:1``, ``full``), a fully **supervised** baseline of
+   the same architecture, and the **controls** (:mod:`codec_jax.studies.mack.controls`): weaker
+   supervised taggers trained on fractions of the jets, a frozen random encoder with a head, and
+   the supervised score with noise matched to each MACK model's validation AUC;
 3. **evaluation** of every classifier on the nominal and the alternate test sets
-   (:func:`codec_jax.studies.common.evaluation.robustness_metrics`).
+   (:func:`codec_jax.metrics.robustness_metrics`), then the measurement with errors and the claims
+   (:mod:`codec_jax.studies.mack.analysis`).
 
-Samples are generated once into ``config.samples.cache_dir`` and reused; positive pairs are
-searched once per study on the nominal/alternate training samples. Everything is written under
-``out``: ``config.json``, ``data/`` (split ROOT files), ``pairs.npz`` + ``pairs.png``,
-``seed<S>/<run>/`` (engine run directories, each with ``scores.npz`` once evaluated), and the
-report (:mod:`codec_jax.studies.mack.report`). Rerunning the same config in the same ``out`` reuses
-every finished run (scores present) and redoes the rest.
+Samples are generated once into ``config.samples.cache_dir`` and reused; pairs are searched once
+per study. Written under ``out``: ``config.json``, ``data/`` (split ROOT files), ``pairs.npz`` +
+``pairs.png`` (and ``pairs_oracle.npz``), ``seed<S>/<run>/`` (engine run directories, each with
+``scores.npz`` once evaluated), ``test_scores.root`` (every per-jet test score) and the report
+(:mod:`codec_jax.studies.mack.report`). Rerunning the same config in the same ``out`` reuses every
+finished run and redoes the rest.
 """
 
 from __future__ import annotations
@@ -33,11 +38,14 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
-from codec_jax.data.io import load_sample
-from codec_jax.errors import ConfigError
-from codec_jax.metrics.robustness import robustness_metrics
-from codec_jax.pairing import PairingConfig, find_pairs, load_pairs, save_pairs
-from codec_jax.pairing.plots import plot_pair_emd
+from codec_jax import metrics
+from codec_jax.data.io import load_sample, write_root
+from codec_jax.errors import ConfigError, DataError
+from codec_jax.jets import JetSample
+from codec_jax.metrics.claims import ClaimRule
+from codec_jax.pairing import find_pairs, load_pairs, save_pairs
+from codec_jax.pairing.plots import plot_pair_differences, plot_pair_emd
+from codec_jax.pairing.quality import pair_differences, partner_recovery
 from codec_jax.studies.common.cached_runs import (
     finetune_and_score,
     prepare_study_dir,
@@ -46,130 +54,111 @@ from codec_jax.studies.common.cached_runs import (
 )
 from codec_jax.studies.common.config import study_to_json
 from codec_jax.studies.common.evaluation import ClassifierScorer
+from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
+from codec_jax.studies.mack.analysis import StudyScores, analyse, mack_claims
+from codec_jax.studies.mack.config import (
+    PRETRAININGS,
+    SUPERVISED,
+    MackConfig,
+    check_config,
+    control_names,
+    mack_model_names,
+    model_names,
+)
+from codec_jax.studies.mack.controls import (
+    RANDOM_ENCODER,
+    ladder_name,
+    noise_width_for_auc,
+    noisy_name,
+    standard_normal_draws,
+)
 from codec_jax.studies.mack.report import write_report
-from codec_jax.studies.mack.samples import SamplesConfig, split_samples, study_samples
+from codec_jax.studies.mack.samples import split_samples, study_samples
 from codec_jax.train.loop import METRICS_FILE, read_metrics
 
-__all__ = [
-    "PRETRAININGS",
-    "SUPERVISED",
-    "MackConfig",
-    "final_variance_term",
-    "variance_term_history",
-    "model_names",
-    "run_mack",
-]
+__all__ = ["final_variance_term", "variance_term_history", "run_mack"]
 
-#: Pretraining variants: name -> (uses EMD pairs, uses augmentations).
-PRETRAININGS: dict[str, tuple[bool, bool]] = {
-    "emd_pairs": (True, False),
-    "emd_pairs_aug": (True, True),
-    "aug_only": (False, True),
-}
-SUPERVISED = "supervised"
-
-
-@dataclasses.dataclass
-class MackConfig:
-    """The whole study.
-
-    samples: what is generated and how it is split; pairing: the positive-pair search
-    (:class:`codec_jax.pairing.PairingConfig`, passed to ``find_pairs`` as it is); pretrain: the engine
-    config template of the pretraining runs (model, VICReg loss, optimizer, training -- its data
-    files, augmentations and seed are filled in per run); classifier: the template of the
-    classifier runs (head, BCE, optimizer, training; encoder taken from ``pretrain``);
-    augmentations / augmentation_kwargs: used by the ``*_aug`` and ``aug_only`` pretrainings;
-    pretrainings: which of :data:`PRETRAININGS`; finetune_levels: classifier levels on each;
-    supervised: train the supervised baseline; seeds: training seeds (the samples and pairs are
-    shared); working_points: efficiencies at which fractional changes are reported.
-    """
-
-    name: str = "mack"
-    study: str = "mack"
-    samples: SamplesConfig = dataclasses.field(default_factory=SamplesConfig)
-    pairing: PairingConfig = dataclasses.field(default_factory=PairingConfig)
-    pretrain: config_lib.Config = dataclasses.field(default_factory=config_lib.Config)
-    classifier: config_lib.Config = dataclasses.field(default_factory=config_lib.Config)
-    augmentations: tuple[str, ...] = ("rotate", "smear")
-    augmentation_kwargs: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"smear": {"strength": 0.1}}
-    )
-    pretrainings: tuple[str, ...] = ("emd_pairs", "emd_pairs_aug", "aug_only")
-    finetune_levels: tuple[str, ...] = ("frozen", "epochs:1", "full")
-    supervised: bool = True
-    seeds: tuple[int, ...] = (0, 1, 2)
-    working_points: tuple[float, ...] = (0.5, 0.3)
-
-
-def model_names(config: MackConfig) -> list[str]:
-    """The classifiers of the study: ``"<pretraining>/<level>"`` and ``"supervised"``."""
-    names = [
-        f"{pretraining}/{level}" for pretraining in config.pretrainings for level in config.finetune_levels
-    ]
-    return names + ([SUPERVISED] if config.supervised else [])
-
-
-def _check(config: MackConfig) -> None:
-    unknown = sorted(set(config.pretrainings) - set(PRETRAININGS))
-    if unknown:
-        raise ConfigError(f"pretrainings: unknown {unknown}; expected names from {sorted(PRETRAININGS)}")
-    if not config.seeds:
-        raise ConfigError("seeds is empty: give at least one training seed")
-    if not model_names(config):
-        raise ConfigError(
-            "the study trains no classifier: set pretrainings/finetune_levels or supervised=true"
-        )
-    if config.pretrain.loss.name not in ("vicreg", "barlow_twins", "ntxent"):
-        raise ConfigError(f"pretrain.loss.name={config.pretrain.loss.name!r} is not a contrastive loss")
-    config.pairing.validate()  # before the samples are generated
+SETS = ("nominal", "alternate")
 
 
 # --------------------------------------------------------------------------- pairs
-def _pairs(config: MackConfig, split: dict[str, dict[str, Path]], out: Path) -> dict[str, Any]:
-    """Search (or reuse ``out/pairs.npz``) positive pairs between the nominal and alternate
-    training samples, in the row order the engine reads them (QCD files first, then Z')."""
+def _files(split: dict[str, dict[str, Path]], domain: str, part: str) -> tuple[str, ...]:
+    """The ROOT files of one domain and split, in the order the engine reads them (QCD, then Z')."""
+    return (str(split[f"qcd_{domain}"][part]), str(split[f"zprime_{domain}"][part]))
 
-    path = out / "pairs.npz"
+
+def _pairs(config: MackConfig, kind: str, training: dict[str, JetSample], out: Path) -> dict[str, Any]:
+    """Search (or reuse) the positive pairs of ``kind`` (``"emd"``: ``config.pairing``;
+    ``"oracle"``: true partners) between the nominal and alternate training samples; writes
+    ``out/pairs.npz`` (``pairs_oracle.npz``) and its EMD plot."""
+    suffix = "" if kind == "emd" else f"_{kind}"
+    path = out / f"pairs{suffix}.npz"
     if path.is_file():
         pairs = load_pairs(path)
     else:
-        max_particles = config.pretrain.data.max_particles
-        nominal = load_sample(_files(split, "nominal", "train"), max_particles)
-        alternate = load_sample(_files(split, "alternate", "train"), max_particles)
+        pairing = config.pairing if kind == "emd" else dataclasses.replace(config.pairing, strategy="oracle")
         start = time.perf_counter()
         pairs = find_pairs(
             config.samples.seed,
-            nominal,
-            alternate,
-            config.pairing,
+            training["nominal"],
+            training["alternate"],
+            pairing,
             progress=config.pretrain.training.progress,
         )
         pairs.settings["seconds"] = time.perf_counter() - start
         save_pairs(pairs, path)
-        plot_pair_emd(pairs, out / "pairs.png")
+        plot_pair_emd(pairs, out / f"pairs{suffix}.png")
     if len(pairs) == 0:
         raise ConfigError(
             f"{path}: no positive pairs below the cutoff; raise pairing.cutoff or cutoff_quantile"
         )
-    return {"path": str(path), **{k: v for k, v in pairs.settings.items() if k != "candidate_emd_quantiles"}}
+    summary = {k: v for k, v in pairs.settings.items() if k != "candidate_emd_quantiles"}
+    differences = pair_differences(pairs, training["nominal"], training["alternate"])
+    return {"path": str(path), **summary, "differences": differences}
 
 
-def _files(split: dict[str, dict[str, Path]], domain: str, part: str) -> tuple[str, ...]:
-    return (str(split[f"qcd_{domain}"][part]), str(split[f"zprime_{domain}"][part]))
+def _pair_quality(config: MackConfig, training: dict[str, JetSample], cutoff: float | None) -> dict[str, Any]:
+    """With same-hard-event samples, how often the EMD finds the true partner (training rows)."""
+    if config.samples.source != "same_events":
+        return {}
+    return partner_recovery(
+        config.samples.seed,
+        training["nominal"],
+        training["alternate"],
+        config.pairing.emd,
+        cutoff=cutoff,
+        candidates=config.measurement.partner_candidates,
+        n_jets=config.measurement.partner_jets,
+        include_signal=config.pairing.include_signal,
+        max_particles=config.pairing.max_particles,
+    )
 
 
-# --------------------------------------------------------------------------- runs
-def _pretrain_config(config: MackConfig, name: str, seed: int, split, pairs_path: str) -> config_lib.Config:
-    uses_pairs, uses_augmentations = PRETRAININGS[name]
+# --------------------------------------------------------------------------- run configs
+def _pretrain_config(
+    config: MackConfig, name: str, seed: int, split, pairs: dict[str, dict]
+) -> config_lib.Config:
+    variant = PRETRAININGS[name]
     run = config_lib.apply_overrides(config.pretrain, [])
     run.name = f"{config.name}/{name}/seed{seed}"
     run.training.seed = seed
     run.data.train = _files(split, "nominal", "train")
-    run.data.alternate = _files(split, "alternate", "train") if uses_pairs else ()
-    run.data.pairs = pairs_path if uses_pairs else ""
+    run.data.alternate = _files(split, "alternate", "train") if variant.pairs else ()
+    run.data.pairs = pairs[variant.pairs]["path"] if variant.pairs else ""
     run.data.background_only = not config.pairing.include_signal
-    run.loss.augmentations = tuple(config.augmentations) if uses_augmentations else ()
-    run.loss.augmentation_kwargs = dict(config.augmentation_kwargs) if uses_augmentations else {}
+    run.loss.augmentations = tuple(config.augmentations) if variant.augment else ()
+    run.loss.augmentation_kwargs = dict(config.augmentation_kwargs) if variant.augment else {}
+    return run
+
+
+def _random_encoder_config(config: MackConfig, seed: int, split) -> config_lib.Config:
+    """A "pretraining" that leaves the encoder at its random initialisation: one epoch at learning
+    rate 0 (the input standardisation is fitted as usual)."""
+    run = config_lib.apply_overrides(config.pretrain, ["training.epochs=1", "optimizer.learning_rate=0.0"])
+    run.name = f"{config.name}/random_encoder/seed{seed}"
+    run.training.seed = seed
+    run.data.train = _files(split, "nominal", "train")
+    run.data.background_only = not config.pairing.include_signal
     return run
 
 
@@ -188,11 +177,25 @@ def _classifier_config(config: MackConfig, level: str, seed: int, split) -> conf
     return run
 
 
+def _ladder_files(config: MackConfig, split, fraction: float, out: Path) -> tuple[str, ...]:
+    """Seeded subsets holding ``fraction`` of the nominal training jets of each class (the same
+    for every seed), written next to the split files."""
+    files = []
+    for index, path in enumerate(_files(split, "nominal", "train")):
+        target = out / "data" / f"{Path(path).stem}_f{fraction:g}.root"
+        if not target.is_file():
+            sample = load_sample((path,), config.pretrain.data.max_particles)
+            rng = np.random.default_rng([config.samples.seed, index, round(fraction * 1e6)])
+            rows = np.sort(rng.choice(len(sample), max(2, round(fraction * len(sample))), replace=False))
+            write_root(sample[rows], target)
+        files.append(str(target))
+    return tuple(files)
+
+
 def variance_term_history(pretrain_dir: str | os.PathLike) -> list[float | None]:
     """Per pretraining epoch, the VICReg variance term ``v(Z_a) + v(Z_b)`` on the validation pairs
     (0: every projector dimension has a batch std >= 1; 2: a constant, collapsed embedding);
     ``None`` for epochs that log no ``val/variance`` (Barlow Twins, NT-Xent)."""
-
     return [epoch.get("val/variance") for epoch in read_metrics(Path(pretrain_dir) / METRICS_FILE)]
 
 
@@ -202,67 +205,201 @@ def final_variance_term(pretrain_dir: str | os.PathLike) -> float | None:
     return history[-1] if history else None
 
 
+# --------------------------------------------------------------------------- controls
+def _noisy_controls(
+    config: MackConfig, seed: int, trained: dict[str, dict[str, np.ndarray]], labels: dict[str, np.ndarray]
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """``noisy_supervised@<model>`` scores of one seed: the supervised logits plus noise whose
+    width matches, on the validation jets, the model's AUC; and the widths (or why none)."""
+    scores, widths = {}, {}
+    if not (config.controls.noisy_supervised and config.supervised):
+        return scores, widths
+    supervised = trained[SUPERVISED]
+    for model in mack_model_names(config):
+        target = metrics.roc_auc(trained[model]["validation"], labels["validation"])
+        noise = standard_normal_draws(len(labels["validation"]), "validation", model, seed)
+        try:
+            sigma = noise_width_for_auc(supervised["validation"], labels["validation"], target, noise)
+        except DataError as error:
+            widths[model] = {"target_auc": target, "sigma": None, "reason": str(error)}
+            continue
+        widths[model] = {"target_auc": target, "sigma": sigma}
+        scores[noisy_name(model)] = {
+            name: supervised[name] + sigma * standard_normal_draws(len(labels[name]), name, model, seed)
+            for name in SETS
+        }
+    return scores, widths
+
+
 # --------------------------------------------------------------------------- the study
+def _train_seed(config, seed, split, pairs, out, score_sets, scorer, tests):
+    """Every trained classifier of one seed: ``({model: scores}, {run: seconds}, health)``."""
+    seed_dir = out / f"seed{seed}"
+    trained, timings, health = {}, {}, {}
+    for pretraining in config.pretrainings:
+        pretrain_dir = seed_dir / f"pretrain-{pretraining}"
+        run = _pretrain_config(config, pretraining, seed, split, pairs)
+        timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
+        health[pretraining] = {
+            "variance_term": final_variance_term(pretrain_dir),
+            **scorer.pretrained_spread(pretrain_dir, tests["nominal"]),
+        }
+        for level in config.finetune_levels:
+            model = f"{pretraining}/{level}"
+            run = _classifier_config(config, level, seed, split)
+            trained[model] = finetune_and_score(run, seed_dir / run_dir_name(model), pretrain_dir, score_sets)
+    if config.supervised:
+        run = _classifier_config(config, "full", seed, split)
+        trained[SUPERVISED] = finetune_and_score(run, seed_dir / SUPERVISED, None, score_sets)
+    for fraction in config.controls.ladder_fractions:
+        run = _classifier_config(config, "full", seed, split)
+        run.data.train = _ladder_files(config, split, fraction, out)
+        name = ladder_name(fraction)
+        trained[name] = finetune_and_score(run, seed_dir / run_dir_name(name), None, score_sets)
+    if config.controls.random_encoder:
+        pretrain_dir = seed_dir / "pretrain-random"
+        timings[f"seed{seed}/pretrain-random"] = pretrain_once(
+            _random_encoder_config(config, seed, split), pretrain_dir
+        )
+        run = _classifier_config(config, "frozen", seed, split)
+        trained[RANDOM_ENCODER] = finetune_and_score(
+            run, seed_dir / run_dir_name(RANDOM_ENCODER), pretrain_dir, score_sets
+        )
+    for model, scores in trained.items():
+        timings[f"seed{seed}/{run_dir_name(model)}"] = float(scores["train_seconds"])
+    return trained, timings, health
+
+
+def _test_scores_trees(tests: dict[str, JetSample], scores: dict[str, dict[str, dict[str, np.ndarray]]]):
+    """The trees of ``test_scores.root``: jet branches and ``score__<model>__seed<k>``."""
+    trees = {}
+    for name in SETS:
+        sample = tests[name]
+        tree = {
+            "label": sample.label,
+            "weight": np.ones(len(sample)),
+            "jet_pt": sample.pt,
+            "jet_msd": sample.msd,
+        }
+        for model, seeds in scores.items():
+            for seed, by_set in seeds.items():
+                tree[score_branch(model, seed)] = by_set[name]
+        trees[name] = tree
+    return trees
+
+
 def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     """Run the whole study into ``out`` and write its report; returns the metrics dict
     (the content of ``out/metrics.json``)."""
-
-    _check(config)
+    check_config(config)
     out = Path(out)
     prepare_study_dir(config, out)
     loaded = study_samples(config.samples, progress=config.pretrain.training.progress)
     split = split_samples(config.samples, loaded, out / "data")
-    pairs = _pairs(config, split, out) if any(PRETRAININGS[p][0] for p in config.pretrainings) else {}
     max_particles = config.pretrain.data.max_particles
-    tests = {
-        domain: load_sample(_files(split, domain, "test"), max_particles)
-        for domain in ("nominal", "alternate")
-    }
+    training = {domain: load_sample(_files(split, domain, "train"), max_particles) for domain in SETS}
+    kinds = sorted({PRETRAININGS[p].pairs for p in config.pretrainings} - {""})
+    pairs = {kind: _pairs(config, kind, training, out) for kind in kinds}
+    if pairs:
+        plot_pair_differences(
+            {kind: entry["differences"]["_arrays"] for kind, entry in pairs.items()},
+            out / "pair_differences.png",
+        )
+    quality = _pair_quality(config, training, pairs.get("emd", {}).get("cutoff"))
+    tests = {domain: load_sample(_files(split, domain, "test"), max_particles) for domain in SETS}
+    tests["validation"] = load_sample(_files(split, "nominal", "validation"), max_particles)
+    labels = {name: sample.label for name, sample in tests.items()}
     scorer = ClassifierScorer()
 
-    def score_tests(params, items):
+    def score_sets(params, items):
         return {name: scorer.score(params, items, sample) for name, sample in tests.items()}
 
-    runs: dict[str, dict[str, Any]] = {name: {} for name in model_names(config)}
-    health: dict[str, dict[str, dict[str, float | None]]] = {name: {} for name in config.pretrainings}
+    scores: dict[str, dict[str, dict[str, np.ndarray]]] = {name: {} for name in model_names(config)}
+    health: dict[str, dict[str, Any]] = {name: {} for name in config.pretrainings}
     timings: dict[str, float] = {}
+    noise_widths: dict[str, dict[str, Any]] = {}
     for seed in config.seeds:
-        seed_dir = out / f"seed{seed}"
-        trained: dict[str, dict[str, np.ndarray]] = {}
-        for pretraining in config.pretrainings:
-            pretrain_dir = seed_dir / f"pretrain-{pretraining}"
-            run = _pretrain_config(config, pretraining, seed, split, pairs.get("path", ""))
-            timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
-            health[pretraining][str(seed)] = {
-                "variance_term": final_variance_term(pretrain_dir),
-                **scorer.pretrained_spread(pretrain_dir, tests["nominal"]),
-            }
-            for level in config.finetune_levels:
-                model = f"{pretraining}/{level}"
-                run = _classifier_config(config, level, seed, split)
-                trained[model] = finetune_and_score(
-                    run, seed_dir / run_dir_name(model), pretrain_dir, score_tests
-                )
-        if config.supervised:
-            run = _classifier_config(config, "full", seed, split)
-            trained[SUPERVISED] = finetune_and_score(run, seed_dir / SUPERVISED, None, score_tests)
-        for model, scores in trained.items():
-            timings[f"seed{seed}/{run_dir_name(model)}"] = float(scores["train_seconds"])
-            runs[model][str(seed)] = robustness_metrics(
-                scores["nominal"],
-                tests["nominal"].label,
-                scores["alternate"],
-                tests["alternate"].label,
+        trained, seed_timings, seed_health = _train_seed(
+            config, seed, split, pairs, out, score_sets, scorer, tests
+        )
+        timings.update(seed_timings)
+        for pretraining, entry in seed_health.items():
+            health[pretraining][str(seed)] = entry
+        noisy, noise_widths[str(seed)] = _noisy_controls(config, seed, trained, labels)
+        for model, by_set in {**trained, **noisy}.items():
+            scores[model][str(seed)] = {name: by_set[name] for name in SETS}
+    scores = {model: seeds for model, seeds in scores.items() if seeds}
+    runs = {
+        model: {
+            seed: metrics.robustness_metrics(
+                by_set["nominal"],
+                labels["nominal"],
+                by_set["alternate"],
+                labels["alternate"],
                 config.working_points,
+                matched_points=config.measurement.matched_points,
             )
-    samples = {name: sample.summary() for name, sample in loaded.items()}
+            for seed, by_set in seeds.items()
+        }
+        for model, seeds in scores.items()
+    }
+    write_test_scores(out / SCORES_FILE, _test_scores_trees(tests, scores))
+    measured = _measure(config, scores, labels)
     return write_report(
         out,
         config=json.loads(study_to_json(config)),
         runs=runs,
-        samples=samples,
+        samples={name: sample.summary() for name, sample in loaded.items()},
         pairs=pairs,
+        pair_quality=quality,
         timings=timings,
         working_points=config.working_points,
         pretraining_health=health,
+        analysis=measured["analysis"],
+        claims=measured["claims"],
+        noise_widths=noise_widths,
     )
+
+
+def _measure(config: MackConfig, scores, labels) -> dict[str, Any]:
+    """The analysis with errors (every MACK model against the controls) and the claims."""
+    mack_models = [model for model in mack_model_names(config) if model in scores]
+    controls = [
+        name for name in ([SUPERVISED] if config.supervised else []) + control_names(config) if name in scores
+    ]
+    analysis = analyse(
+        StudyScores(labels={name: labels[name] for name in SETS}, scores=scores),
+        mack_models=mack_models,
+        controls=controls,
+        working_points=config.working_points,
+        matched_points=config.measurement.matched_points,
+        n_resamples=config.measurement.bootstrap,
+        seed=config.measurement.bootstrap_seed,
+    )
+    frozen = [model for model in mack_models if model.endswith("/frozen")]
+    quantities = [f"change_qcd_at_zprime_{config.working_points[0]:g}"]
+    if config.measurement.matched_points:
+        quantities.append(f"change_qcd_at_qcd_{config.measurement.matched_points[0]:g}")
+    finetuned = {m: m.replace("/frozen", "/full") for m in frozen if m.replace("/frozen", "/full") in scores}
+    comparisons = [
+        (better, worse)
+        for better, worse in (
+            ("emd_pairs/frozen", "aug_only/frozen"),
+            ("oracle_pairs/frozen", "emd_pairs/frozen"),
+        )
+        if better in scores and worse in scores
+    ]
+    claims = (
+        mack_claims(
+            analysis,
+            frozen_models=frozen,
+            claim_quantities=quantities,
+            supervised=SUPERVISED,
+            finetuned=finetuned,
+            comparisons=comparisons,
+            rule=ClaimRule(config.measurement.claim_sigma),
+        )
+        if config.supervised
+        else []
+    )
+    return {"analysis": analysis, "claims": claims}

@@ -35,6 +35,9 @@ PLOTS = (
     "fractional_change_qcd.png",
     "fractional_change_zprime.png",
     "pairing_vs_augmentations.png",
+    "frontier_change_qcd_at_zprime_0.5.png",
+    "frontier_change_qcd_at_qcd_0.1.png",
+    "pair_differences.png",
 )
 
 
@@ -79,7 +82,7 @@ def smoke(tmp_path_factory):
 
 def test_smoke_writes_every_report_file(smoke):
     config, out, mtimes = smoke
-    for name in ("metrics.json", "report.md", "config.json", "pairs.npz", *PLOTS):
+    for name in ("metrics.json", "report.md", "config.json", "pairs.npz", "test_scores.root", *PLOTS):
         assert (out / name).is_file(), name
     import matplotlib.image
 
@@ -92,7 +95,8 @@ def test_smoke_writes_every_report_file(smoke):
     assert json.loads((out / "config.json").read_text()) == json.loads(study_to_json(config))
     report = (out / "report.md").read_text()
     for model in model_names(config):
-        assert f"| {model} |" in report
+        assert f"| {model} |" in report  # the measurement table lists every model and control
+    assert "## Claims" in report and "![frontier_change_qcd_at_zprime_0.5.png]" in report
 
 
 def test_smoke_metrics_equal_those_recorded_before_the_layout_move(smoke):
@@ -104,7 +108,8 @@ def test_metrics_per_model_and_seed(smoke):
     config, out, _ = smoke
     metrics = json.loads((out / "metrics.json").read_text())
     models = model_names(config)
-    assert len(models) == 10 and sorted(metrics["runs"]) == sorted(models)
+    # 9 MACK models, supervised, their 9 noisy controls, one ladder rung and the random encoder
+    assert len(models) == 21 and sorted(metrics["runs"]) == sorted(models)
     keys = [
         "frac_change_qcd_at_zprime_eff_0.5",
         "frac_change_qcd_at_zprime_eff_0.3",
@@ -117,7 +122,7 @@ def test_metrics_per_model_and_seed(smoke):
             for key in keys:
                 assert key in run and (run[key] is None or np.isfinite(run[key]))
         assert metrics["summary"][model]["auc_nominal"]["n"] == len(config.seeds)
-    assert metrics["pairs"]["n_pairs"] > 0
+    assert metrics["pairs"]["emd"]["n_pairs"] > 0
     # The collapse check reports each pretraining's last val/variance and representation spread.
     for pretraining in config.pretrainings:
         rows = (out / "seed0" / f"pretrain-{pretraining}" / "metrics.jsonl").read_text().splitlines()
@@ -164,6 +169,69 @@ def test_reported_metrics_match_the_stored_scores(smoke):
         assert (reported is None) == (expected is None)
         if expected is not None:
             assert reported == pytest.approx(expected, abs=1e-12)
+
+
+def _threshold_keeping(scores: np.ndarray, fraction: float) -> float:
+    """The highest score keeping at least ``fraction`` of ``scores`` (cut: score >= threshold)."""
+    ordered = np.sort(scores)[::-1]
+    return ordered[int(np.ceil(fraction * len(ordered))) - 1]
+
+
+def test_every_number_is_recomputable_from_test_scores_root(smoke):
+    """test_scores.root holds every model's per-jet scores; the supervised model's delta
+    eps_QCD / eps_QCD at eps_Z' = 0.5 and the noisy control's AUC, recomputed independently,
+    match metrics.json."""
+    import uproot
+
+    config, out, _ = smoke
+    metrics = json.loads((out / "metrics.json").read_text())
+    with uproot.open(out / "test_scores.root") as file:
+        trees = {name: file[name].arrays(library="np") for name in ("nominal", "alternate")}
+    for model, seeds in metrics["runs"].items():
+        for seed in seeds:
+            branch = "score__" + model.replace("/", "_").replace(":", "_").replace("@", "_") + f"__seed{seed}"
+            assert branch in trees["nominal"] and branch in trees["alternate"], branch
+    nominal, alternate = trees["nominal"], trees["alternate"]
+    branch = "score__supervised__seed0"
+    cut = _threshold_keeping(nominal[branch][nominal["label"] == 1], 0.5)
+    eps_nom = np.mean(nominal[branch][nominal["label"] == 0] >= cut)
+    eps_alt = np.mean(alternate[branch][alternate["label"] == 0] >= cut)
+    reported = metrics["runs"]["supervised"]["0"]["frac_change_qcd_at_zprime_eff_0.5"]
+    assert reported == pytest.approx((eps_alt - eps_nom) / eps_nom, abs=1e-12)
+    noisy = "score__noisy_supervised_emd_pairs_frozen__seed0"
+    auc = _mann_whitney_auc(nominal[noisy], nominal["label"])
+    assert metrics["runs"]["noisy_supervised@emd_pairs/frozen"]["0"]["auc_nominal"] == pytest.approx(
+        auc, abs=1e-12
+    )
+    # jet branches: the test jets of the split files, in order
+    labels = np.concatenate(
+        [read_root(out / "data" / f"{p}_nominal_test.root").label for p in ("qcd", "zprime")]
+    )
+    np.testing.assert_array_equal(nominal["label"], labels)
+
+
+def test_claims_are_data_with_a_fixed_rule(smoke):
+    config, out, _ = smoke
+    metrics = json.loads((out / "metrics.json").read_text())
+    claims = metrics["claims"]
+    assert claims, "the study states its claims"
+    ids = {claim["id"] for claim in claims}
+    assert "emd_pairs/frozen:vs_noisy_control:change_qcd_at_zprime_0.5" in ids
+    assert "emd_pairs/frozen:below_frontier:change_qcd_at_qcd_0.1" in ids
+    for claim in claims:
+        assert set(claim) >= {"id", "statement", "effect", "error", "n_sigma", "verdict", "rule"}
+        assert claim["verdict"] in ("supported", "contradicted", "inconclusive")
+        assert "3" in claim["rule"]
+        if claim["n_sigma"] is not None:
+            assert claim["n_sigma"] == pytest.approx(claim["effect"] / claim["error"])
+        else:  # one seed: the training noise is unknown, nothing can be decided
+            assert claim["verdict"] == "inconclusive" and claim["reason"]
+    # every MACK model is measured against its noisy control, with the noise width stored
+    widths = metrics["noise_widths"]["0"]
+    assert set(widths) == {m for m in metrics["runs"] if "/" in m and not m.startswith(("noisy", "random"))}
+    report = (out / "report.md").read_text()
+    for claim in claims:
+        assert f"**{claim['verdict']}**" in report
 
 
 def test_rerun_reuses_finished_runs(smoke):
@@ -255,8 +323,9 @@ def test_jetnet_variant_runs_on_small_jetnet_files(tmp_path):
     np.testing.assert_allclose(first.parts[0], full.parts[row], atol=1e-6)
 
     metrics = run_study(config, tmp_path / "study")
-    assert sorted(metrics["runs"]) == ["emd_pairs/frozen", "supervised"]
-    assert metrics["pairs"]["n_pairs"] > 0
+    assert sorted(metrics["runs"]) == sorted(model_names(config))
+    assert {"emd_pairs/frozen", "supervised", "noisy_supervised@emd_pairs/frozen"} <= set(metrics["runs"])
+    assert metrics["pairs"]["emd"]["n_pairs"] > 0
     # The reported AUC is that of the stored scores (an independent Mann-Whitney count), and the
     # supervised tagger separates the wider synthetic "W" jets from the "q" jets.
     test_labels = np.concatenate(
@@ -317,7 +386,7 @@ def test_compare_mack_runs_tabulates_each_variant(smoke, tmp_path):
         assert variant["final_variance_term"]["mean"] == pytest.approx(
             source["pretraining_health"]["emd_pairs"]["0"]["variance_term"]
         )
-        assert variant["n_pairs"] == source["pairs"]["n_pairs"]
+        assert variant["n_pairs"] == source["pairs"]["emd"]["n_pairs"]
     assert result["variants"]["a"]["models"] != result["variants"]["b"]["models"]
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert table.count("| emd_pairs/frozen |") == 2 and "| b |" in table
