@@ -81,11 +81,22 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--shard", default="0/1", help="run shard i of N (0-based, e.g. 2/10; default: 0/1)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--out", required=True, help="output ROOT file")
+    parser.add_argument(
+        "--same-events-alternate",
+        default=None,
+        choices=tuple(VARIANTS),
+        metavar="VARIANT",
+        help="also shower the same hard events with this variant: --out gets the nominal jets, "
+        "--alternate-out their row-by-row partners (--jets matched pairs)",
+    )
+    parser.add_argument("--alternate-out", default=None, help="output ROOT file of the same-event partners")
     parser.set_defaults(handler=_run_generate)
 
 
 def _run_generate(args: argparse.Namespace) -> None:
     from codec_jax.data.generate import GenerationConfig, generate_to_file, parse_shard
+    from codec_jax.data.same_events import generate_same_events_to_files
+    from codec_jax.errors import ConfigError
 
     config = GenerationConfig(
         process=args.process,
@@ -100,6 +111,20 @@ def _run_generate(args: argparse.Namespace) -> None:
         max_particles=args.max_particles,
         chunk_jets=args.chunk_jets,
     )
+    if (args.same_events_alternate is None) != (args.alternate_out is None):
+        raise ConfigError("--same-events-alternate and --alternate-out go together")
+    if args.same_events_alternate is not None:
+        paths = generate_same_events_to_files(
+            config,
+            args.same_events_alternate,
+            args.out,
+            args.alternate_out,
+            workers=args.workers,
+            shard=parse_shard(args.shard),
+            progress=not args.no_progress,
+        )
+        print(f"wrote {paths[0]} and {paths[1]} (row i of both: one hard event)")
+        return
     path = generate_to_file(
         config, args.out, workers=args.workers, shard=parse_shard(args.shard), progress=not args.no_progress
     )

@@ -53,7 +53,7 @@ DEMO_STUDIES: tuple[DemoStudy, ...] = (
         "mack",
         "mack.py",
         "MACK: robustness to the parton shower",
-        ("fractional_change_qcd.png", "roc_nominal_alternate.png"),
+        ("frontier_change_qcd_at_zprime_0.5.png", "fractional_change_qcd.png"),
     ),
     DemoStudy(
         "codec_tagging",

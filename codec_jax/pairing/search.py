@@ -107,6 +107,39 @@ def true_partner_rows(nominal: JetSample, alternate: JetSample) -> None:
         )
 
 
+def _record(
+    config,
+    settings,
+    backend,
+    *,
+    strategy,
+    candidates,
+    cutoff,
+    cutoff_quantile,
+    certified,
+    n_nominal,
+    n_alternate,
+) -> dict[str, Any]:
+    """The JSON-ready settings of a search as stored in :attr:`PairSet.settings` (keys fixed: pair
+    files and study reports read them)."""
+    return {
+        "strategy": strategy,
+        "candidates": int(candidates),
+        "cutoff": cutoff,
+        "cutoff_quantile": cutoff_quantile,
+        "certified": bool(certified),
+        "include_signal": bool(config.include_signal),
+        "backend": backend,
+        "R": settings.R,
+        "beta": settings.beta,
+        "norm": settings.norm,
+        "max_particles": config.max_particles,
+        "sinkhorn_options": dict(config.sinkhorn_options or {}),
+        "n_nominal": int(n_nominal),
+        "n_alternate": int(n_alternate),
+    }
+
+
 def _oracle_pairs(nominal, alternate, config, settings, backend, progress) -> PairSet:
     """Every (background) jet with its true partner: rows ``i`` of both samples."""
     true_partner_rows(nominal, alternate)
@@ -126,24 +159,19 @@ def _oracle_pairs(nominal, alternate, config, settings, backend, progress) -> Pa
         sinkhorn_options=config.sinkhorn_options,
         progress=progress,
     )
-    record = {
-        "strategy": "oracle",
-        "candidates": 1,
-        "cutoff": None,
-        "cutoff_quantile": None,
-        "certified": False,
-        "include_signal": bool(config.include_signal),
-        "backend": backend,
-        "R": settings.R,
-        "beta": settings.beta,
-        "norm": settings.norm,
-        "max_particles": config.max_particles,
-        "sinkhorn_options": dict(config.sinkhorn_options or {}),
-        "n_nominal": int(len(rows)),
-        "n_alternate": int(len(rows)),
-        "n_candidates": int(len(rows)),
-        "n_evaluated": int(len(rows)),
-    }
+    record = _record(
+        config,
+        settings,
+        backend,
+        strategy="oracle",
+        candidates=1,
+        cutoff=None,
+        cutoff_quantile=None,
+        certified=False,
+        n_nominal=len(rows),
+        n_alternate=len(rows),
+    )
+    record.update(n_candidates=int(len(rows)), n_evaluated=int(len(rows)))
     pairs = PairSet(rows, rows, result.emd, record, candidate_emd=result.emd)
     record.update(pairs.summary())
     return pairs
@@ -223,23 +251,19 @@ def find_pairs(
         stats["candidate_emd_quantiles"] = {
             str(q): float(np.percentile(result.emd, q)) for q in (5, 25, 50, 75, 95)
         }
-    record = {
-        "strategy": config.strategy,
-        "candidates": int(config.candidates),
-        "cutoff": float(cutoff),
-        "cutoff_quantile": cutoff_quantile,
-        "certified": bool(config.certified),
-        "include_signal": bool(config.include_signal),
-        "backend": backend,
-        "R": settings.R,
-        "beta": settings.beta,
-        "norm": settings.norm,
-        "max_particles": config.max_particles,
-        "sinkhorn_options": dict(config.sinkhorn_options or {}),
-        "n_nominal": int(a.n_jets),
-        "n_alternate": int(b.n_jets),
-        **stats,
-    }
+    record = _record(
+        config,
+        settings,
+        backend,
+        strategy=config.strategy,
+        candidates=config.candidates,
+        cutoff=float(cutoff),
+        cutoff_quantile=cutoff_quantile,
+        certified=config.certified,
+        n_nominal=a.n_jets,
+        n_alternate=b.n_jets,
+    )
+    record.update(stats)
     chosen = evaluated[keep]
     pairs = PairSet(
         nominal_index=nominal_rows[ia[chosen]],

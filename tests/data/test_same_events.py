@@ -218,3 +218,17 @@ def test_bad_arguments_raise_clear_errors(qcd_config):
         se.generate_same_events(qcd_config, "fsr_high", workers=0)
     with pytest.raises(ConfigError, match="has no chunks"):
         se.generate_same_events(qcd_config, "fsr_high", shard=(2, 3))
+
+
+def test_command_line_writes_the_pair_of_files(tmp_path, capsys):
+    from codec_jax.cli import main
+
+    nominal, alternate = tmp_path / "qcd_nominal.root", tmp_path / "qcd_alt.root"
+    argv = ["generate", "--process", "qcd", "--jets", "12", "--chunk-jets", "12", "--max-particles", "20"]
+    argv += ["--seed", "5", "--no-progress", "--same-events-alternate", "fsr_had_alt"]
+    assert main([*argv, "--out", str(nominal), "--alternate-out", str(alternate)]) == 0
+    assert "row i of both" in capsys.readouterr().out
+    a, b = se.read_same_events(nominal, alternate)
+    assert len(a) == len(b) == 12
+    np.testing.assert_array_equal(a.extra["event"], b.extra["event"])
+    assert main([*argv, "--out", str(tmp_path / "x.root")]) == 2  # --alternate-out missing
