@@ -1,50 +1,67 @@
 """The CoDec tagging study: Z' vs QCD taggers trained on flat / peaky samples, contrastive latent
-spaces, MoDe, DisCo, N2 and N2_DDT, and how much each sculpts the QCD jet-mass spectrum.
+spaces, MoDe, DisCo (fixed weights and weight scans), N2 and N2_DDT, and how much each sculpts the
+QCD jet-mass spectrum of a dedicated QCD sample; the talk's claims as measurements with verdicts.
 
 Run::
 
-    codec-jax run configs/codec_tagging.py --preset smoke --out runs/codec_tagging_smoke   # 3-4 min
-    codec-jax run configs/codec_tagging.py --out runs/codec_tagging                        # ~1 h, 2 CPU cores
+    codec-jax run configs/codec_tagging.py --preset smoke --out runs/codec_tagging_smoke   # ~1.5 min
+    codec-jax run configs/codec_tagging.py --preset demo --out runs/codec_tagging_demo     # ~5 min + generation
+    codec-jax run configs/codec_tagging.py --out runs/codec_tagging                        # ~1.4 h, 2 CPU cores
     codec-jax run configs/codec_tagging.py --preset full --out runs/codec_tagging_full     # GPU
-    codec-jax run configs/codec_tagging.py --out runs/tag_talk --set models=vicreg_flat,mode0_flat \
-        --set 'pretrain.loss.kwargs={"sim_weight": 1, "var_weight": 1, "cov_weight": 5}'
+    codec-jax run configs/codec_tagging.py --preset talk --out runs/tag_talk               # VICReg 1/1/5
+    codec-jax run configs/codec_tagging.py --preset demo+talk --out runs/tag_talk_demo
 
-Fields (documented in codec_jax/studies/codec_tagging.py and codec_jax/studies/common/codec_samples.py;
+Fields (codec_jax/studies/codec_tagging/config.py, codec_jax/studies/common/codec_samples.py;
 see docs/codec.md):
 
 * samples: wide-width Z' (flat sets), QCD, narrow 100 GeV Z' (peaky set), nominal Pythia 8,
   30 particles, soft-drop mass window 40-200 GeV in 16 flattening cells (x 2 pT cells for
   flat_2d), at most 300 jets per cell and class; train/validation/test 60/15/25%; test: wide Z'
-  weighted flat in mass and QCD with its natural spectrum.
+  weighted flat in mass and QCD with its natural spectrum; a dedicated QCD sculpting sample
+  (``samples.n_sculpting``, independent seed; ~34% of its jets fall in the window).
 * models: supervised_peaky, supervised_flat_1d, supervised_flat_2d, vicreg_flat, barlow_flat,
-  vicreg_peaky, mode0_flat, mode1_flat, disco_flat, n2, n2_ddt (select with ``models=...``).
+  vicreg_peaky, mode0_flat, mode1_flat, disco_flat, n2, n2_ddt, n2_ddt_wp, and the penalty scans
+  ``<mode0|mode1|disco>_flat_w<weight>`` at weights 1, 3, 10, 30, 100 (``models=...``).
 * classifier: the encoder of every ML model and the supervised taggers (BCE with the sets'
   weights): Deep Sets / PFN, particle MLP 64-64-64, jet MLP 64, 32-d output, head 32-32-1.
-* pretrain: VICReg (``pretrain.loss.kwargs``: sim 25, var 25, cov 1; the talk's 1/1/5 was
-  unstable here, see docs/codec.md) or, for barlow_flat, Barlow Twins (``barlow_kwargs``:
-  off-diagonal 0.1) into a 4-d latent (encoder output 4, one linear 4-d projector layer);
-  positives ``both``: pairs of same-class jets from different mass cells (2 per jet), each view
+* pretrain: VICReg (``pretrain.loss.kwargs``: sim 25, var 25, cov 1; the option ``talk`` sets
+  the talk's 1/1/5, less stable between seeds, see docs/codec.md) or, for barlow_flat, Barlow
+  Twins (``barlow_kwargs``: off-diagonal 0.1) into a 4-d latent (encoder output 4, one linear
+  4-d projector layer); positives ``both``: pairs of same-class jets from different mass cells
+  (2 per jet; ``partner_mass=similar`` / ``any``, ``positives=augment`` for the others), each view
   rotated and smeared.
 * head: 32-32-1 on the frozen encoder (``head.finetune.level=frozen``).
-* MoDe[0]/MoDe[1] weight 10 with 8 equal-occupancy mass bins per batch; DisCo weight 3.
-* N2_DDT: 26% QCD quantile map in 12 rho x 3 pT bins from the QCD training rows.
+* mode0_flat / mode1_flat weight 10 with 8 equal-occupancy mass bins per batch of 128; disco_flat
+  weight 3. penalty_scan: the scan models with >= 1,024 QCD jets per step (batch ~2,016 on the
+  flat set), 60 epochs, learning rate 3e-3, MoDe with 16 bins and the paper's uniform fit.
+* N2_DDT: 26% QCD quantile map in 12 rho x 3 pT bins from the QCD training rows; n2_ddt_wp: one
+  map per working point at the quantile that keeps its Z' efficiency on the training rows.
 * metrics: R and 1/JSD at eps_Z' = 50% and 30%, 8 bins of 20 GeV in soft-drop mass (40-200 GeV),
-  1/JSD floor from 20 random cuts; QCD spectra after cuts at eps_Z' = 90/70/50/30/10%.
+  1/JSD floor from 20 random cuts; on the sculpting sample also the excess JSD over its floor;
+  QCD spectra after cuts at eps_Z' = 90/70/50/30/10%.
+* claims: rule n_sigma >= 3 (supported) / <= -3 (contradicted), errors from 200 paired bootstrap
+  resamples of the test and sculpting jets combined with the seed spread.
 
 Default size (this project's 2-core CPU machine): 10,000 wide Z', 30,000 QCD and 10,000 narrow Z'
-generated (2 workers; ~10 min on idle cores at ~23 ms of CPU per jet, longer when the machine is
-shared), giving flat_1d ~3,600 Z' + ~4,300 QCD training jets and ~1,560 Z' + ~2,700 QCD test
-jets; batch 128; 20 epochs for the supervised taggers and the pretraining (2 pairs per jet), 10
-for the heads; seeds 0, 1, 2. Estimated ~10 min of training per seed from per-epoch times
-measured on a 3,000-jet set and a 2-seed run on 3,000/6,000/3,000 generated jets (docs/codec.md),
-so about 45-60 min in all. The narrow Z' sample must be at least ~0.85 x the wide one (the peaky
-set matches the flat set's Z' count in training and validation).
-Preset ``smoke``: the tiny shared samples (CodecSamplesConfig.smoke()), a small Deep Sets, 3-4
-epochs, one seed (checks the pipeline; its numbers mean nothing). Preset ``demo`` (part of ``make demo``): 3,000 wide Z', 9,000 QCD and
-3,000 narrow Z', 8 flattening cells, seven models (supervised peaky / flat, VICReg, MoDe[0],
-DisCo, N2, N2_DDT), 15 epochs, 2 seeds -- a few minutes on 2 CPU cores. Preset ``full``: 60,000 wide Z',
-150,000 QCD, 55,000 narrow Z', the MACK Interaction Network encoder, batch 512, early stopping,
-16 mass bins for 1/JSD, 5 seeds -- for a GPU.
+generated (2 workers), giving flat_1d ~3,650 Z' + ~4,360 QCD training jets and ~1,570 Z' + ~2,700
+QCD test jets, and 210,000 QCD sculpting jets (~71,000 in the window); batch 128; 20 epochs for the
+supervised taggers and the pretraining (2 pairs per jet), 10 for the heads; seeds 0-4, the 15 scan
+models on seeds 0-2 (``penalty_scan.max_seeds``). Measured per training at this size at load 6-8:
+supervised 21 s, pretraining + head 63 s, MoDe scan 56 s, DisCo scan 70 s; in all ~29 min for the
+twelve base models x 5 seeds, ~46 min for the scans x 3 seeds, ~7 min for the bootstrap and ~2 min
+for sets and the report: ~1.4 h with cached samples (the scans dominate). Generating the
+samples is extra: ~50,000 jets plus the 210,000-jet sculpting sample (at ~14-23 ms of CPU per jet).
+The narrow Z' sample must be at least ~0.85 x the wide one (the peaky set matches the flat set's
+Z' count in training and validation).
+Preset ``smoke``: the tiny shared samples (CodecSamplesConfig.smoke()) and 600 sculpting jets, a
+small Deep Sets, 3-4 epochs, two scan models, one seed (checks the pipeline; its numbers mean
+nothing). Preset ``demo`` (part of ``make demo``): 3,000 wide Z', 9,000 QCD, 3,000 narrow Z' and
+6,000 sculpting jets, 8 flattening cells, twelve models (supervised peaky / flat, VICReg, MoDe[0],
+DisCo, N2, N2_DDT, N2_DDT at the working point, MoDe[0] and DisCo at weights 3 and 30 with >= 256
+QCD jets per step), 15 epochs, 2 seeds. Preset ``full``: 60,000 wide Z', 150,000 QCD, 55,000
+narrow Z', 760,000 sculpting jets (>= 250,000 in the window), the MACK Interaction Network
+encoder, batch 512, early stopping, every scan on all 5 seeds -- for a GPU. Option ``talk`` (alone
+or ``<preset>+talk``): the talk's VICReg weights 1/1/5.
 """
 
 from codec_jax.config import (
@@ -57,17 +74,47 @@ from codec_jax.config import (
     TrainingConfig,
 )
 from codec_jax.errors import ConfigError
-from codec_jax.studies.codec_tagging import CodecTaggingConfig
+from codec_jax.studies.codec_tagging import MODELS, CodecTaggingConfig, scan_model_name
 from codec_jax.studies.common.codec_samples import CodecSamplesConfig
 
 PRESETS = ("smoke", "demo", "full")
+#: Options added to a preset with ``+`` (``--preset demo+talk``), or alone (the default size).
+OPTIONS = ("talk",)
+#: The talk's VICReg weights (sim, var, cov) = (1, 1, 5).
+TALK_VICREG = {"sim_weight": 1.0, "var_weight": 1.0, "cov_weight": 5.0}
+#: The penalty weights of the default and full scans.
+SCAN_WEIGHTS = (1, 3, 10, 30, 100)
 
 
 def _training(epochs, batch_size, **extra):
     return TrainingConfig(epochs=epochs, batch_size=batch_size, patience=0, keep_checkpoints=1, **extra)
 
 
+def _scan(penalties, weights):
+    return tuple(scan_model_name(penalty, weight) for penalty in penalties for weight in weights)
+
+
+def _parse(preset):
+    parts = [] if preset is None else preset.split("+")
+    size = [part for part in parts if part not in OPTIONS]
+    if len(size) > 1 or any(part not in PRESETS for part in size):
+        raise ConfigError(
+            f"configs/codec_tagging.py has no preset {preset!r}; presets: {', '.join(PRESETS)}, "
+            f"each optionally with +{' +'.join(OPTIONS)} (e.g. demo+talk), or an option alone"
+        )
+    return (size[0] if size else None), {part for part in parts if part in OPTIONS}
+
+
 def get_config(preset=None):
+    size, options = _parse(preset)
+    config = _sized(size)
+    if "talk" in options:
+        config.name += "_talk"
+        config.pretrain.loss.kwargs = dict(TALK_VICREG)
+    return config
+
+
+def _sized(preset):
     encoder_kwargs = {"particle_dims": (64, 64, 64), "jet_dims": (64,), "output_dim": 32}
     data = DataConfig(max_particles=30, inputs="particles")
     config = CodecTaggingConfig(
@@ -80,7 +127,9 @@ def get_config(preset=None):
             jets_per_cell=300,
             min_jets_per_cell=2,
             workers=2,
+            n_sculpting=210_000,
         ),
+        models=(*MODELS, *_scan(("mode0", "mode1", "disco"), SCAN_WEIGHTS)),
         classifier=Config(
             name="codec_classifier",
             model=ModelConfig(encoder="deepsets", encoder_kwargs=encoder_kwargs, head_dims=(32, 32)),
@@ -107,12 +156,15 @@ def get_config(preset=None):
             training=_training(10, 128),
             finetune=FinetuneConfig(level="frozen"),
         ),
-        seeds=(0, 1, 2),
+        seeds=(0, 1, 2, 3, 4),
         jsd_bins=8,
     )
+    # The scans dominate the cost (~1 min per model and seed at batch 2,016 on 2 cores): first 3 seeds.
+    config.penalty_scan.max_seeds = 3
     if preset == "smoke":
         config.name = "codec_tagging_smoke"
-        config.samples = CodecSamplesConfig.smoke()
+        config.samples = CodecSamplesConfig.smoke(n_sculpting=600)
+        config.models = (*MODELS, "mode0_flat_w10", "disco_flat_w3")
         config.classifier.model.encoder_kwargs = {
             "particle_dims": (16, 16),
             "jet_dims": (16,),
@@ -127,12 +179,17 @@ def get_config(preset=None):
         config.ddt = {"quantile": 0.26, "rho_bins": 4, "pt_bins": 1, "min_jets_per_bin": 10}
         config.jsd_bins = 4
         config.floor_trials = 5
+        config.penalty_scan.background_per_step = 24
+        config.penalty_scan.epochs = 3
+        config.penalty_scan.mode_kwargs = {"mass_bins": 4, "fit": "uniform"}
+        config.claims.bootstrap_resamples = 20
         config.seeds = (0,)
     elif preset == "demo":
         config.name = "codec_tagging_demo"
         config.samples.n_wide, config.samples.n_qcd, config.samples.n_peaky = 3000, 9000, 3000
         config.samples.mass_bins = 8
         config.samples.jets_per_cell = 200
+        config.samples.n_sculpting = 6000
         config.models = (
             "supervised_peaky",
             "supervised_flat_1d",
@@ -141,7 +198,11 @@ def get_config(preset=None):
             "disco_flat",
             "n2",
             "n2_ddt",
+            "n2_ddt_wp",
+            *_scan(("mode0", "disco"), (3, 30)),
         )
+        config.penalty_scan.background_per_step = 256
+        config.penalty_scan.epochs = 40
         config.mode_kwargs = {"mass_bins": 4}
         config.ddt = {"quantile": 0.26, "rho_bins": 8, "pt_bins": 2, "min_jets_per_bin": 20}
         for run, epochs in ((config.classifier, 15), (config.pretrain, 15), (config.head, 8)):
@@ -152,14 +213,13 @@ def get_config(preset=None):
         config.samples.n_wide, config.samples.n_qcd, config.samples.n_peaky = 60_000, 150_000, 55_000
         config.samples.jets_per_cell = 1500
         config.samples.workers = 16
+        config.samples.n_sculpting = 760_000
         config.classifier.model.encoder = "interaction"
         config.classifier.model.encoder_kwargs = {}
         config.classifier.model.head_dims = (64, 32)
         config.ddt = {"quantile": 0.26, "rho_bins": 24, "pt_bins": 6, "min_jets_per_bin": 50}
-        config.jsd_bins = 16
         for run, epochs in ((config.classifier, 40), (config.pretrain, 60), (config.head, 30)):
             run.training = TrainingConfig(epochs=epochs, batch_size=512, patience=8, keep_checkpoints=2)
+        config.penalty_scan.max_seeds = 0
         config.seeds = (0, 1, 2, 3, 4)
-    elif preset is not None:
-        raise ConfigError(f"configs/codec_tagging.py has no preset {preset!r}; presets: {', '.join(PRESETS)}")
     return config

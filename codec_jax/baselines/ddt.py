@@ -8,6 +8,12 @@ QCD mass spectrum (Dolen et al. 2016).
 The map is built with :func:`build_ddt_map`, saved and loaded as JSON (:meth:`DDTMap.save`,
 :meth:`DDTMap.load`) and applied to any :class:`~codec_jax.jets.JetSample` with
 :meth:`DDTMap.transform` (or :meth:`DDTMap.apply`, which stores ``extra["n2_ddt"]``).
+
+The guarantee holds at the cut ``N2_DDT < 0`` only, i.e. at a QCD efficiency of q. A tagger
+compared at a fixed *signal* efficiency (e.g. eps_Z' = 50%, where N2 keeps ~10% of QCD rather
+than 26%) is cut elsewhere and sculpts again; :func:`ddt_map_at_signal_efficiency` finds the
+quantile q whose cut at zero keeps the wanted signal fraction (on training jets), so that the
+working point sits where the DDT holds.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from codec_jax.errors import DataError
 from codec_jax.files import atomic_path
 from codec_jax.jets import JetSample
 
-__all__ = ["DDTMap", "build_ddt_map", "jet_rho", "weighted_quantile"]
+__all__ = ["DDTMap", "build_ddt_map", "ddt_map_at_signal_efficiency", "jet_rho", "weighted_quantile"]
 
 _FORMAT = "codec_jax.ddt_map/1"
 
@@ -268,3 +274,56 @@ def build_ddt_map(
         counts=counts,
         smoothing=float(smoothing),
     )
+
+
+def ddt_map_at_signal_efficiency(
+    background: JetSample,
+    signal: JetSample,
+    signal_efficiency: float,
+    *,
+    tolerance: float = 1e-4,
+    max_iterations: int = 40,
+    **map_settings: Any,
+) -> DDTMap:
+    """The DDT map whose cut ``N2_DDT < 0`` keeps ``signal_efficiency`` of ``signal`` (weighted).
+
+    The fraction of the signal passing ``N2 < X_q(rho, pT)`` grows with q, so q is found by
+    bisection in (0, 1). The QCD efficiency of that cut is q in every (rho, pT) bin of the map
+    (on ``background``): a tagger evaluated at ``signal_efficiency`` then sits exactly at the
+    working point where the DDT decorrelates. Use training (or validation) jets for both samples,
+    never the jets the tagger is evaluated on.
+
+    Args:
+        background: QCD jets the map is measured on (as :func:`build_ddt_map`).
+        signal: signal jets (fields ``msd``, ``pt``, ``n2``, ``weight``) that fix q.
+        signal_efficiency: the working point, in (0, 1).
+        tolerance: stop when the bracket on q is narrower than this.
+        max_iterations: at most this many bisection steps.
+        map_settings: further keyword arguments of :func:`build_ddt_map` (not ``quantile``).
+
+    Raises:
+        DataError: a bad efficiency, an empty signal sample, or no quantile reaching it.
+    """
+    if not 0.0 < signal_efficiency < 1.0:
+        raise DataError(f"signal_efficiency must be in (0, 1), got {signal_efficiency}")
+    if "quantile" in map_settings:
+        raise DataError("ddt_map_at_signal_efficiency chooses the quantile itself: do not pass 'quantile'")
+    if len(signal) == 0:
+        raise DataError("signal sample has no jets")
+    weights = np.asarray(signal.weight, dtype=np.float64)
+
+    def passing(ddt: DDTMap) -> float:
+        return float(np.sum(weights[ddt.transform(signal) < 0]) / np.sum(weights))
+
+    low, high = 0.0, 1.0
+    for _ in range(max_iterations):
+        middle = 0.5 * (low + high)
+        if passing(build_ddt_map(background, quantile=middle, **map_settings)) < signal_efficiency:
+            low = middle
+        else:
+            high = middle
+        if high - low < tolerance:
+            break
+    if high >= 1.0 - tolerance:
+        raise DataError(f"no DDT quantile below 1 keeps {signal_efficiency} of the signal")
+    return build_ddt_map(background, quantile=high, **map_settings)

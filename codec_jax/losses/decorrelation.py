@@ -20,7 +20,7 @@ import numpy as np
 
 from codec_jax.errors import ConfigError
 
-__all__ = ["disco", "mode"]
+__all__ = ["MODE_FITS", "disco", "mode"]
 
 _TINY = 1e-12
 
@@ -159,16 +159,54 @@ def _fit_matrix(bin_position: jax.Array, bin_prob: jax.Array, order: int) -> jax
     return bin_prob[:, None] * (basis @ basis.T)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
-def _flatness(
-    scores: jax.Array, membership: jax.Array, fit: jax.Array, score_low: float, score_high: float
-) -> jax.Array:
-    """MoDe flatness of ``scores: [n]`` given ``membership: [n, K]`` and ``fit: [K, K]``."""
-    return _flatness_and_gradient(scores, membership, fit, score_low, score_high)[0]
+def _bin_widths(t: jax.Array, membership: jax.Array, edges_t: np.ndarray | None) -> jax.Array:
+    """``[K]`` widths in ``t`` of the intervals the populated bins cover, summing to 2 (the binned
+    range [-1, 1]); 0 for empty bins.
+
+    Fixed edges (``edges_t``: the edges mapped onto [-1, 1]): the bin widths. Equal-occupancy
+    bins: a bin reaches from halfway between its lowest jet and the highest jet of the previous
+    populated bin to halfway between its highest jet and the lowest jet of the next one (the
+    first and the last reach -1 and 1). When bins are empty, the widths of the others are scaled
+    to sum to 2.
+    """
+    populated = jnp.sum(membership, axis=0) > 0
+    if edges_t is not None:
+        widths = jnp.where(populated, jnp.asarray(np.diff(edges_t), t.dtype), 0.0)
+    else:
+        inside = membership > 0
+        low = jnp.min(jnp.where(inside, t[:, None], jnp.inf), axis=0)  # [K], inf if empty
+        high = jnp.max(jnp.where(inside, t[:, None], -jnp.inf), axis=0)
+        previous_high = jnp.concatenate([jnp.full(1, -jnp.inf, t.dtype), jax.lax.cummax(high)[:-1]])
+        next_low = jnp.concatenate([jax.lax.cummin(low, reverse=True)[1:], jnp.full(1, jnp.inf, t.dtype)])
+        upper = jnp.where(jnp.isfinite(next_low), 0.5 * (high + next_low), 1.0)
+        lower = jnp.where(jnp.isfinite(previous_high), 0.5 * (previous_high + low), -1.0)
+        widths = jnp.where(populated, upper - lower, 0.0)
+    return 2.0 * widths / jnp.maximum(jnp.sum(widths), _TINY)
+
+
+def _projection_matrix(bin_position: jax.Array, bin_width: jax.Array, order: int) -> jax.Array:
+    """``[K, K]`` matrix H such that ``F @ H`` is the paper's Legendre projection of ``F: [..., K]``
+    evaluated at the bin positions: ``Fhat_b = sum_l a_l P_l(t_b)`` with
+    ``a_l = (2l + 1)/2 sum_c F_c P_l(t_c) dt_c`` (``dt_c = bin_width``; uniform in mass)."""
+    legendre = _legendre_basis(bin_position, order)  # [K, L]
+    norms = (2.0 * jnp.arange(order + 1) + 1.0) / 2.0
+    return (bin_width[:, None] * legendre * norms) @ legendre.T
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4, 5))
+def _flatness(scores, membership, fit, score_low, score_high, least_squares):
+    """MoDe flatness of ``scores: [n]`` given ``membership: [n, K]`` and ``fit: [K, K]`` (the
+    arguments of :func:`_flatness_and_gradient`)."""
+    return _flatness_and_gradient(scores, membership, fit, score_low, score_high, least_squares)[0]
 
 
 def _flatness_and_gradient(
-    scores: jax.Array, membership: jax.Array, fit: jax.Array, score_low: float, score_high: float
+    scores: jax.Array,
+    membership: jax.Array,
+    fit: jax.Array,
+    score_low: float,
+    score_high: float,
+    least_squares: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
     """The flatness (exact integral over thresholds) and its gradient with respect to ``scores``.
 
@@ -178,6 +216,10 @@ def _flatness_and_gradient(
     as the integrand is quadratic in F and the fit is a least-squares projection, the derivative
     is ``-2 w_i R_b(x_i) / (W (s_high - s_low))`` with ``R_b(x_i)`` the residual evaluated with
     half of the step of jet i (the midpoint of the jump): exact wherever scores are distinct.
+    When the fit is not the least-squares projection in the loss's bin weights
+    (``least_squares=False``: the uniform-in-mass Legendre projection), the derivative of the
+    integrand with respect to ``F_b`` keeps the fit's term: ``2 [(p r)(1 - H^T)]_b`` instead of
+    ``2 p_b r_b``.
     """
     span = score_high - score_low
     clipped = jnp.clip(scores, score_low, score_high)
@@ -196,18 +238,23 @@ def _flatness_and_gradient(
 
     cdf_mid = cdf_after - 0.5 * sorted_membership * inverse_bin_weight
     residual_mid = cdf_mid - cdf_mid @ fit
-    sorted_gradient = -2.0 * jnp.sum(sorted_membership * residual_mid, axis=-1) / (total * span)
+    if least_squares:
+        sorted_gradient = -2.0 * jnp.sum(sorted_membership * residual_mid, axis=-1) / (total * span)
+    else:
+        weighted = bin_prob * residual_mid  # [n, K]
+        d_integrand = (weighted - weighted @ fit.T) * inverse_bin_weight
+        sorted_gradient = -2.0 * jnp.sum(sorted_membership * d_integrand, axis=-1) / span
     gradient = jnp.zeros_like(scores).at[by_score].set(sorted_gradient)
     gradient = jnp.where((scores > score_low) & (scores < score_high), gradient, 0.0)
     return loss, gradient
 
 
-def _flatness_forward(scores, membership, fit, score_low, score_high):
-    loss, gradient = _flatness_and_gradient(scores, membership, fit, score_low, score_high)
+def _flatness_forward(scores, membership, fit, score_low, score_high, least_squares):
+    loss, gradient = _flatness_and_gradient(scores, membership, fit, score_low, score_high, least_squares)
     return loss, (gradient, membership, fit)
 
 
-def _flatness_backward(score_low, score_high, saved, cotangent):
+def _flatness_backward(score_low, score_high, least_squares, saved, cotangent):
     gradient, membership, fit = saved
     return cotangent * gradient, jnp.zeros_like(membership), jnp.zeros_like(fit)
 
@@ -215,9 +262,16 @@ def _flatness_backward(score_low, score_high, saved, cotangent):
 _flatness.defvjp(_flatness_forward, _flatness_backward)
 
 
+#: The fits of :func:`mode`: the weighted least-squares fit in the jet counts of the bins, or the
+#: paper's Legendre projection, uniform in mass.
+MODE_FITS: tuple[str, ...] = ("count", "uniform")
+
+
 def _check_mode_arguments(
-    order: int, mass_bins: int | Sequence[float], score_range: tuple[float, float]
+    order: int, mass_bins: int | Sequence[float], score_range: tuple[float, float], fit: str = "count"
 ) -> int | np.ndarray:
+    if fit not in MODE_FITS:
+        raise ConfigError(f"mode: fit must be one of {MODE_FITS}; got {fit!r}")
     if not isinstance(order, int | np.integer) or order < 0:
         raise ConfigError(f"mode: order must be an integer >= 0 (0 = flat); got {order!r}")
     if isinstance(mass_bins, int | np.integer):
@@ -249,27 +303,45 @@ def mode(
     *,
     mass_bins: int | Sequence[float] = 32,
     score_range: tuple[float, float] = (0.0, 1.0),
+    fit: str = "count",
 ) -> tuple[jax.Array, dict[str, jax.Array]]:
     """MoDe[order] flatness penalty (Kitouni, Nachman, Weisser, Williams 2020, arXiv:2010.09745).
 
     The jets are split into mass bins b (weight fraction ``p_b``, position ``t_b`` in [-1, 1]:
-    the weighted mean mass of the bin, the binned range mapped onto [-1, 1]). For every score
-    threshold s the per-bin CDF ``F_b(s)`` (the weighted fraction of bin b with score <= s, one
-    minus the false-positive rate of the cut at s) is fitted across bins by Legendre polynomials
-    ``P_0..P_order`` in ``t_b`` (least squares, weights ``p_b``), and the penalty is the
-    integrated squared deviation from the fit
+    the weighted mean mass of the bin, the binned range mapped onto [-1, 1]; width ``dt_b``, the
+    part of [-1, 1] the bin covers). For every score threshold s the per-bin CDF ``F_b(s)`` (the
+    weighted fraction of bin b with score <= s, one minus the false-positive rate of the cut at
+    s) is fitted across bins by Legendre polynomials ``P_0..P_order`` in ``t_b``, and the
+    penalty is the integrated squared deviation from the fit
 
         ``L = 1/(s_high - s_low) * integral ds  sum_b p_b [F_b(s) - Fhat_b(s)]^2``.
 
-    ``order=0`` fits a constant: ``Fhat(s)`` is then the inclusive CDF and L the between-bin
-    variance of the false-positive rate, averaged over thresholds (0 = the rate is flat versus
-    mass at every cut). ``order=1`` (2) lets it vary linearly (quadratically) with mass.
+    ``order=0`` fits a constant (0 = the false-positive rate is flat versus mass at every cut);
+    ``order=1`` (2) lets it vary linearly (quadratically) with mass. Two fits:
+
+    * ``fit="count"``: the weighted least-squares fit at the bin positions with weights ``p_b``
+      (each bin counts with its jets): for order 0, ``Fhat`` is the inclusive CDF and L the
+      between-bin variance of the false-positive rate averaged over thresholds.
+    * ``fit="uniform"`` (the paper's and its reference code's fit): the Legendre projection with
+      the mass range weighted uniformly, ``a_l = (2l + 1)/2 sum_b dt_b F_b P_l(t_b)``,
+      ``Fhat_b = sum_l a_l P_l(t_b)`` (each bin counts with its width in mass); order 0 fits the
+      mean of the CDF over the mass range, ``sum_b (dt_b / 2) F_b``.
+
+    When they agree: for ``order=0`` exactly when every populated bin's share of the background
+    weight equals its share of the mass range (``p_b = dt_b / 2``, a background mass spectrum
+    uniform at the bins' resolution, e.g. equal-width bins on a flat sample); on a falling
+    spectrum they differ (the uniform fit gives the sparse high-mass bins the weight of their
+    width). For ``order >= 1`` they differ even on a uniform spectrum, by the quadrature: the
+    projection's sum over bins is a midpoint rule for the integral over mass, so for K equal bins
+    its slope is ``1 - 1/K^2`` times the least-squares slope (a false-positive rate exactly
+    linear in mass gets a small non-zero MoDe[1] penalty from ``"uniform"``, none from
+    ``"count"``); they agree in the limit of many bins *and* a uniform spectrum.
 
     Differences from the reference code, chosen so that the backward pass is exact: the integral
     over thresholds is computed exactly (no threshold grid; equivalent to infinitely many score
-    bins), the fit is the exact weighted least-squares fit on the bins (the Legendre projection
-    of the paper in the limit of many bins), and bins count by their weight fraction ``p_b``
-    (equal for the default equal-occupancy bins, as in the reference loss). The step-function CDF
+    bins); bins count by their weight fraction ``p_b`` in the loss (equal for the default
+    equal-occupancy bins, as in the reference loss); the widths of equal-occupancy bins tile
+    [-1, 1] (the reference took each bin's own mass spread, leaving gaps). The step-function CDF
     has no useful autodiff gradient, so a ``jax.custom_vjp`` supplies the derivative of L with
     respect to each score (moving a score moves its step), which is exact where scores are
     distinct; mass and weights get zero gradient.
@@ -287,11 +359,12 @@ def mode(
             weight in mass order; the MoDe default), or a sequence of K + 1 increasing mass edges
             for fixed bins (jets outside them are ignored; empty bins drop out).
         score_range: ``(s_low, s_high)``, the thresholds integrated over.
+        fit: ``"count"`` or ``"uniform"`` (:data:`MODE_FITS`; see above).
 
     Returns:
         ``(loss, aux)`` with ``aux = {"flatness": loss}``.
     """
-    bins = _check_mode_arguments(order, mass_bins, score_range)
+    bins = _check_mode_arguments(order, mass_bins, score_range, fit)
     scores = _as_flat("scores", scores)
     mass = jax.lax.stop_gradient(_as_flat("mass", mass).astype(scores.dtype))
     if mass.shape != scores.shape:
@@ -301,6 +374,14 @@ def mode(
     bin_weight = jnp.sum(membership, axis=0)
     bin_prob = bin_weight / jnp.maximum(jnp.sum(bin_weight), _TINY)
     bin_position = jnp.where(bin_weight > 0, t @ membership / jnp.maximum(bin_weight, _TINY), 0.0)
-    fit = _fit_matrix(bin_position, bin_prob, order)
-    loss = _flatness(scores, membership, fit, float(score_range[0]), float(score_range[1]))
+    low, high = float(score_range[0]), float(score_range[1])
+    if fit == "count":
+        matrix = _fit_matrix(bin_position, bin_prob, order)
+        loss = _flatness(scores, membership, matrix, low, high, True)
+    else:
+        edges_t = (
+            None if not isinstance(bins, np.ndarray) else 2.0 * (bins - bins[0]) / (bins[-1] - bins[0]) - 1.0
+        )
+        matrix = _projection_matrix(bin_position, _bin_widths(t, membership, edges_t), order)
+        loss = _flatness(scores, membership, matrix, low, high, False)
     return loss, {"flatness": loss}

@@ -37,6 +37,7 @@ from codec_jax.metrics.robustness import (
     robustness_metrics,
 )
 from codec_jax.metrics.sculpting import JSDExcess, jsd_excess
+from codec_jax.metrics.seed_bootstrap import SeedMeanBootstrap, seed_mean_bootstrap
 from codec_jax.metrics.tagging import (
     BinnedEfficiency,
     InverseJSDFloor,
@@ -73,6 +74,7 @@ __all__ = [
     "LatentMassCorrelation",
     "Measurement",
     "ROC_GRID",
+    "SeedMeanBootstrap",
     "background_rejection",
     "bootstrap_resamples",
     "bootstrap_values",
@@ -98,5 +100,6 @@ __all__ = [
     "robustness_metrics",
     "roc_auc",
     "roc_curve",
+    "seed_mean_bootstrap",
     "threshold_at_efficiency",
 ]

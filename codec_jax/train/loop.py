@@ -28,7 +28,7 @@ from tqdm import tqdm
 from codec_jax import parallel
 from codec_jax.checkpoint import Checkpointer, Restored
 from codec_jax.data.pipeline import iterate_batches, num_batches
-from codec_jax.errors import CodecJaxError
+from codec_jax.errors import CodecJaxError, DataError
 from codec_jax.train.state import TrainState
 
 __all__ = [
@@ -78,6 +78,26 @@ def _mean_metrics(per_step: list[dict[str, jax.Array]], prefix: str) -> tuple[di
     losses = np.array([float(m["loss"]) for m in host])
     means = {f"{prefix}/{name}": float(np.mean([float(m[name]) for m in host])) for name in host[0]}
     return means, losses
+
+
+def _check_enough_rows(
+    train_arrays: Mapping[str, np.ndarray],
+    validation_arrays: Mapping[str, np.ndarray] | None,
+    batch_size: int,
+) -> None:
+    """Batches are full (the last partial one is dropped): each set needs at least one.
+
+    Raises:
+        DataError: the training or validation set holds fewer rows than one batch.
+    """
+    for name, arrays in (("training", train_arrays), ("validation", validation_arrays)):
+        if arrays:
+            rows = len(next(iter(arrays.values())))
+            if rows < batch_size:
+                raise DataError(
+                    f"the {name} set holds {rows} rows, fewer than one batch of training.batch_size={batch_size} "
+                    "(batches are full): lower the batch size or give more jets"
+                )
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
@@ -310,6 +330,7 @@ def fit(
         NonFiniteLossError: a loss became NaN/inf (names the epoch and step; nothing is saved).
     """
     parallel.check_batch_size(batch_size, mesh)
+    _check_enough_rows(train_arrays, validation_arrays, batch_size)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state, done, history = _starting_point(state, resume_from, run_dir / METRICS_FILE)

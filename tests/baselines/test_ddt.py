@@ -12,7 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from codec_jax.baselines.ddt import DDTMap, _local_linear_smooth, build_ddt_map, jet_rho, weighted_quantile
+from codec_jax.baselines.ddt import (
+    DDTMap,
+    _local_linear_smooth,
+    build_ddt_map,
+    ddt_map_at_signal_efficiency,
+    jet_rho,
+    weighted_quantile,
+)
 from codec_jax.errors import DataError
 from codec_jax.jets import ABSOLUTE_FEATURES, JetSample
 
@@ -97,6 +104,84 @@ def test_ddt_cut_keeps_the_quantile_in_every_mass_bin(qcd_pair, ddt_map):
     fixed_cut = np.quantile(test.n2[inside], 0.26)
     plain = np.array([np.mean(test.n2[inside][bins == b] < fixed_cut) for b in range(10)])
     assert plain.max() - plain.min() > 0.3  # the test sample does sculpt without DDT
+
+
+def _bin_pulls(ddt: DDTMap, sample: JetSample, quantile: float, min_jets: int = 100) -> np.ndarray:
+    """Per (rho, pT) bin of the map with >= min_jets jets in the sample and in the map: the
+    fraction of the sample passing N2_DDT < 0 minus q, over its statistical error (binomial for
+    the sample and for the map's own quantile estimate)."""
+    passing = ddt.transform(sample) < 0
+    rho_bin = np.digitize(jet_rho(sample.msd, sample.pt), ddt.rho_edges) - 1
+    pt_bin = np.digitize(sample.pt, ddt.pt_edges) - 1
+    pulls = []
+    for i in range(len(ddt.rho_edges) - 1):
+        for j in range(len(ddt.pt_edges) - 1):
+            in_bin = (rho_bin == i) & (pt_bin == j)
+            n, n_map = int(in_bin.sum()), int(ddt.counts[i, j])
+            if min(n, n_map) >= min_jets:
+                error = np.sqrt(quantile * (1 - quantile) * (1 / n + 1 / n_map))
+                pulls.append((passing[in_bin].mean() - quantile) / error)
+    return np.asarray(pulls)
+
+
+@pytest.mark.parametrize("quantile", [0.1, 0.26, 0.5])
+def test_ddt_map_keeps_the_quantile_in_every_rho_pt_bin(qcd_pair, quantile):
+    """The map (unsmoothed: the measured quantile of each bin, interpolated between bin centres)
+    at quantile q keeps a fraction q of an independent QCD sample in every (rho, pT) bin, within
+    the statistical error of the sample and of the map: every pull below 4 (about 90 bins), and
+    the pulls' mean square compatible with 1."""
+    train, test = qcd_pair
+    ddt = build_ddt_map(train, quantile=quantile, smoothing=0.0, **MAP_SETTINGS)
+    pulls = _bin_pulls(ddt, test, quantile)
+    assert len(pulls) > 60
+    assert np.abs(pulls).max() < 4, pulls
+    assert np.mean(pulls**2) < 1 + 4 * np.sqrt(2 / len(pulls))
+    # Without the DDT (one global cut at the q quantile) the bins are far from q.
+    plain = DDTMap(
+        quantile,
+        ddt.rho_edges,
+        ddt.pt_edges,
+        np.full(ddt.values.shape, np.quantile(train.n2, quantile)),
+        ddt.raw,
+        ddt.counts,
+        0.0,
+    )
+    assert np.abs(_bin_pulls(plain, test, quantile)).max() > 20
+
+
+def make_signal(rng: np.random.Generator, n: int) -> JetSample:
+    """Z'-like jets: flat in mass (40-200 GeV), lower N2 than QCD, with non-trivial weights."""
+    msd = rng.uniform(40.0, 200.0, n)
+    pt = 400.0 + rng.exponential(200.0, n)
+    n2 = 0.2 + 0.03 * (2.0 * np.log(msd / pt) + 4.0) + 0.03 * np.log(pt / 500.0) + rng.gamma(2.5, 0.02, n)
+    parts = np.zeros((n, 1, 4), np.float32)
+    parts[:, 0, 0] = pt
+    jets = {"pt": pt, "msd": msd, "mass": msd, "n2": n2, "weight": rng.uniform(0.5, 1.5, n)}
+    return JetSample.from_arrays(parts, np.ones((n, 1), bool), ABSOLUTE_FEATURES, jets)
+
+
+def test_ddt_map_at_signal_efficiency_puts_the_working_point_at_zero(qcd_pair):
+    """The map found for a signal efficiency x keeps x of the (weighted) signal at N2_DDT < 0,
+    and its quantile q is the QCD efficiency of that cut on an independent QCD sample (jets inside
+    the map's rho and pT range), in every (rho, pT) bin."""
+    train, test = qcd_pair
+    signal = make_signal(np.random.default_rng(3), 40_000)
+    rho = jet_rho(test.msd, test.pt)
+    inside = (rho > MAP_SETTINGS["rho_range"][0]) & (rho < MAP_SETTINGS["rho_range"][1])
+    inside &= test.pt < MAP_SETTINGS["pt_range"][1]
+    for efficiency in (0.5, 0.3):
+        ddt = ddt_map_at_signal_efficiency(train, signal, efficiency, smoothing=0.0, **MAP_SETTINGS)
+        passing = ddt.transform(signal) < 0
+        assert np.sum(signal.weight[passing]) / np.sum(signal.weight) == pytest.approx(efficiency, abs=2e-3)
+        qcd_efficiency = np.mean(ddt.transform(test[inside]) < 0)
+        error = np.sqrt(ddt.quantile * (1 - ddt.quantile) * 2 / inside.sum())
+        assert qcd_efficiency == pytest.approx(ddt.quantile, abs=4 * error)
+        assert np.abs(_bin_pulls(ddt, test, ddt.quantile)).max() < 4
+        assert 0.0 < ddt.quantile < efficiency  # the signal has lower N2 than QCD
+    with pytest.raises(DataError, match="signal_efficiency"):
+        ddt_map_at_signal_efficiency(train, signal, 1.2)
+    with pytest.raises(DataError, match="quantile"):
+        ddt_map_at_signal_efficiency(train, signal, 0.5, quantile=0.3)
 
 
 def test_ddt_map_weights_act_as_repetitions(qcd_pair):

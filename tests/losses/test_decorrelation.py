@@ -102,10 +102,28 @@ def test_disco_integer_weights_equal_repeated_jets(correlated):
 # ------------------------------------------------------------------------------------ MoDe
 
 
-def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 1.0)):
+def _uniform_widths(t, w, index, n_bins, used, edges_t):
+    """Widths in t of the populated bins (sum 2): fixed edges, or for equal-occupancy bins from
+    halfway between neighbouring bins' extreme jets (the first from -1, the last to 1)."""
+    if edges_t is not None:
+        widths = np.where(used, np.diff(edges_t), 0.0)
+    else:
+        populated = [b for b in range(n_bins) if used[b]]
+        low = {b: t[(index == b) & (w > 0)].min() for b in populated}
+        high = {b: t[(index == b) & (w > 0)].max() for b in populated}
+        widths = np.zeros(n_bins)
+        for k, b in enumerate(populated):
+            lower = -1.0 if k == 0 else 0.5 * (high[populated[k - 1]] + low[b])
+            upper = 1.0 if k == len(populated) - 1 else 0.5 * (high[b] + low[populated[k + 1]])
+            widths[b] = upper - lower
+    return 2 * widths / widths.sum()
+
+
+def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 1.0), fit="count"):
     """MoDe flatness written independently: explicit per-bin CDFs on thresholds between the
     sorted scores (where the integrand is constant), NumPy's Legendre Vandermonde matrix and a
-    weighted least-squares fit with lstsq."""
+    weighted least-squares fit with lstsq (``fit="count"``), or the paper's Legendre projection
+    ``a_l = (2l+1)/2 sum_b dt_b F_b P_l(t_b)`` evaluated with ``legval`` (``fit="uniform"``)."""
     scores = np.clip(np.asarray(scores, float), *score_range)
     mass = np.asarray(mass, float)
     w = np.ones(len(scores)) if weights is None else np.asarray(weights, float)
@@ -116,6 +134,7 @@ def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 
         index[order_m] = np.minimum((before * bins / w.sum()).astype(int), bins - 1)
         n_bins = bins
         low, high = mass[w > 0].min(), mass[w > 0].max()
+        edges_t = None
     else:
         edges = np.asarray(bins, float)
         n_bins = len(edges) - 1
@@ -124,6 +143,7 @@ def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 
         w = np.where((mass >= edges[0]) & (mass <= edges[-1]), w, 0.0)
         index = np.clip(index, 0, n_bins - 1)
         low, high = edges[0], edges[-1]
+        edges_t = 2 * (edges - low) / (high - low) - 1
     t = 2 * (mass - low) / (high - low) - 1
     bin_weight = np.array([w[index == b].sum() for b in range(n_bins)])
     used = bin_weight > 0
@@ -139,6 +159,18 @@ def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 
         cdf[:, b] = (w[in_bin][None, :] * (scores[in_bin][None, :] <= thresholds[:, None])).sum(
             1
         ) / bin_weight[b]
+    if fit == "uniform":
+        bin_widths = _uniform_widths(t, w, index, n_bins, used, edges_t)
+        residual = np.empty_like(cdf)
+        for k, row in enumerate(cdf):
+            coefficients = [
+                (2 * degree + 1)
+                / 2
+                * np.sum(bin_widths * row * legendre.legval(position, np.eye(order + 1)[degree]))
+                for degree in range(order + 1)
+            ]
+            residual[k] = row - legendre.legval(position, coefficients)
+        return np.sum(widths * (residual**2 @ prob)) / (score_range[1] - score_range[0])
     vander = legendre.legvander(position, order)
     sqrt_p = np.sqrt(prob)
     coefficients = np.linalg.lstsq(sqrt_p[:, None] * vander, (sqrt_p[:, None] * cdf.T), rcond=None)[0]
@@ -147,7 +179,7 @@ def mode_reference(scores, mass, order, weights=None, bins=8, score_range=(0.0, 
 
 
 # One jitted entry point shared by the tests keeps the number of compilations small.
-mode_jit = jax.jit(mode, static_argnames=("order", "mass_bins"))
+mode_jit = jax.jit(mode, static_argnames=("order", "mass_bins", "fit"))
 EDGES = (60.0, 100.0, 130.0, 170.0, 200.0, 250.0, 280.0)  # jets outside the edges are ignored
 
 
@@ -193,6 +225,97 @@ def test_mode_closed_form():
     # A score distribution independent of mass (identical in every bin) is exactly flat.
     flat_scores = np.tile(np.linspace(0.05, 0.95, 10), 4)
     assert float(mode_jit(jnp.float32(flat_scores), mass, 0, ones, mass_bins=4)[0]) < 1e-12
+
+
+def _falling_spectrum(seed, n=300):
+    """Background-like jets: a falling mass spectrum in 40-200 GeV and mass-dependent scores."""
+    rng = np.random.default_rng(seed)
+    mass = 40 + rng.exponential(50.0, 3 * n)
+    mass = mass[mass < 200][:n]
+    scores = 1 / (1 + np.exp(-(mass - 100) / 40 - rng.normal(size=len(mass))))
+    return scores, mass
+
+
+@pytest.mark.parametrize(("order", "bins"), [(0, 8), (1, 8), (0, EDGES), (1, EDGES), (2, 8)])
+def test_mode_uniform_fit_matches_an_independent_legendre_projection(order, bins):
+    """On a falling spectrum, fit="uniform" equals the paper's projection written here with
+    numpy's legval, and differs from the count-weighted fit."""
+    scores, mass = _falling_spectrum(3)
+    if not np.ndim(bins) == 0:
+        mass = 60 + (mass - 40) * 1.4  # spread over the edges of EDGES (60-280)
+    weights = np.random.default_rng(4).uniform(0.5, 1.5, len(mass))
+    value, _ = mode_jit(
+        jnp.float32(scores), jnp.float32(mass), order, jnp.float32(weights), mass_bins=bins, fit="uniform"
+    )
+    expected = mode_reference(scores, mass, order, weights, bins, fit="uniform")
+    np.testing.assert_allclose(float(value), expected, rtol=2e-4)
+    count = mode_reference(scores, mass, order, weights, bins)
+    assert abs(expected / count - 1) > 0.1  # a falling spectrum: the two fits differ
+
+
+def test_mode_fits_agree_on_a_uniform_spectrum():
+    """Equal jets in equal-width bins: p_b = dt_b / 2, so MoDe[0] is the same for both fits; with
+    equal-occupancy bins on uniformly distributed masses the widths are equal up to fluctuations.
+    For MoDe[1] the projection's slope is (1 - 1/K^2) times the least-squares one, so with K = 32
+    the penalties agree to about a percent, with K = 4 they do not."""
+    rng = np.random.default_rng(7)
+    mass = np.repeat(np.linspace(0, 32, 33)[:-1] + 0.5, 40)  # 32 bins of width 1, 40 jets each
+    scores = 1 / (1 + np.exp(-(mass - 16) / 8 - rng.normal(size=len(mass))))
+    uniform_mass = rng.uniform(0, 32, len(mass))
+    uniform_scores = 1 / (1 + np.exp(-(uniform_mass - 16) / 8 - rng.normal(size=len(mass))))
+    edges = tuple(np.linspace(0.0, 32.0, 33))
+    for order, bins, tolerance, (s, m) in (
+        (0, edges, 1e-5, (scores, mass)),
+        (1, edges, 0.02, (scores, mass)),
+        (0, 16, 0.02, (uniform_scores, uniform_mass)),
+    ):
+        args = (jnp.float32(s), jnp.float32(m), order, jnp.ones(len(m)))
+        count, _ = mode_jit(*args, mass_bins=bins)
+        uniform, _ = mode_jit(*args, mass_bins=bins, fit="uniform")
+        np.testing.assert_allclose(float(uniform), float(count), rtol=tolerance)
+    coarse = tuple(np.linspace(0.0, 32.0, 5))
+    count = mode_reference(scores, mass, 1, None, coarse)
+    assert abs(mode_reference(scores, mass, 1, None, coarse, fit="uniform") / count - 1) > 0.05
+
+
+@pytest.mark.parametrize(("order", "bins"), [(0, 8), (1, EDGES)])
+def test_mode_uniform_gradient_matches_finite_differences(toy_scores, order, bins):
+    """The hand-written gradient with the uniform fit (which is not the least-squares projection
+    in the loss's weights, so the fit's term stays in the derivative) against central
+    differences of the NumPy reference, float64."""
+    scores, mass, weights = toy_scores
+    gaps = np.diff(np.sort(scores))
+    step = 0.25 * gaps[gaps > 0].min()
+    numeric = np.array(
+        [
+            (
+                mode_reference(
+                    np.where(np.arange(len(scores)) == i, scores + step, scores),
+                    mass,
+                    order,
+                    weights,
+                    bins,
+                    fit="uniform",
+                )
+                - mode_reference(
+                    np.where(np.arange(len(scores)) == i, scores - step, scores),
+                    mass,
+                    order,
+                    weights,
+                    bins,
+                    fit="uniform",
+                )
+            )
+            / (2 * step)
+            for i in range(len(scores))
+        ]
+    )
+    with jax.enable_x64(True):
+        grad = jax.jit(jax.grad(lambda s, m, w: mode(s, m, order, w, mass_bins=bins, fit="uniform")[0]))(
+            jnp.asarray(scores), jnp.asarray(mass), jnp.asarray(weights)
+        )
+    assert np.abs(numeric).max() > 1e-3
+    np.testing.assert_allclose(np.asarray(grad), numeric, rtol=1e-6, atol=1e-9)
 
 
 def _finite_difference_gradient(scores, mass, order, weights, bins):
@@ -256,6 +379,8 @@ def test_mode_checks_arguments(toy_scores):
         mode(jnp.float32(scores), jnp.float32(mass), score_range=(1.0, 0.0))
     with pytest.raises(ValueError, match="mass must have shape"):
         mode(jnp.float32(scores), jnp.float32(mass[:-1]))
+    with pytest.raises(ConfigError, match="fit must be one of"):
+        mode(jnp.float32(scores), jnp.float32(mass), fit="gaussian")
 
 
 # ------------------------------------------------------------------------------- training toy

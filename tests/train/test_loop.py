@@ -144,3 +144,17 @@ def test_nan_loss_stops_with_a_clear_error(data, mesh, tmp_path):
     poisoned = dict(train, x=np.where(np.arange(len(train["x"]))[:, None, None] == 5, np.nan, train["x"]))
     with pytest.raises(NonFiniteLossError, match=r"training loss became nan at step \d+ \(epoch 1\)"):
         _fit((poisoned, validation), mesh, tmp_path)
+
+
+def test_a_set_smaller_than_one_batch_is_a_clear_error(tmp_path):
+    """Batches are full: a validation set of fewer rows than a batch is refused up front, naming
+    the set and the batch size (instead of failing inside the first validation)."""
+    from codec_jax.errors import DataError
+    from codec_jax.train.loop import _check_enough_rows
+
+    train = {"x": np.zeros((64, 3))}
+    with pytest.raises(DataError, match=r"validation set holds 10 rows.*batch_size=32"):
+        _check_enough_rows(train, {"x": np.zeros((10, 3))}, 32)
+    with pytest.raises(DataError, match="training set holds 64 rows"):
+        _check_enough_rows(train, None, 128)
+    _check_enough_rows(train, {"x": np.zeros((32, 3))}, 32)  # one full batch each is enough

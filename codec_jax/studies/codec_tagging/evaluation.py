@@ -8,8 +8,11 @@ statistical floor (:func:`codec_jax.metrics.inverse_jsd_floor`); the ROC curve o
 the QCD efficiency versus mass at the first working point; the normalised QCD mass spectra after
 cuts at several signal efficiencies; and, given a latent space, the correlation of each of its
 principal axes with the mass (:func:`principal_axes`: the axes of a contrastive latent space are
-defined only up to rotation and sign, so raw dimensions do not line up between seeds). :func:`summarize_tagger_runs` reduces a model's per-seed dicts to mean
-and spread over seeds.
+defined only up to rotation and sign, so raw dimensions do not line up between seeds).
+:func:`sculpting_metrics` measures the sculpting of the QCD jets of a separate (dedicated) QCD
+sample at the thresholds that keep the working points of the test Z' jets: R, 1/JSD with its
+floor, and the excess JSD over the floor (:func:`codec_jax.metrics.jsd_excess`).
+:func:`summarize_tagger_runs` reduces a model's per-seed dicts to mean and spread over seeds.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "point_name",
     "principal_axes",
     "qcd_mass_spectrum",
+    "sculpting_metrics",
     "tagger_metrics",
     "summarize_tagger_runs",
 ]
@@ -157,6 +161,55 @@ def tagger_metrics(
             )
             result["latent"][f"{process}_pearson"] = np.abs(correlation.pearson).tolist()
             result["latent"][f"{process}_distance"] = correlation.distance.tolist()
+    return result
+
+
+def sculpting_metrics(
+    signal_scores: np.ndarray,
+    signal_weights: np.ndarray,
+    qcd_scores: np.ndarray,
+    qcd_mass: np.ndarray,
+    bin_edges: np.ndarray,
+    *,
+    working_points: Sequence[float] = (0.5, 0.3),
+    floor_trials: int = 20,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The sculpting of QCD jets ``qcd_scores, qcd_mass [n_qcd]`` (unit weights) at the cuts that
+    keep each working point of the Z' jets ``signal_scores, signal_weights [n_sig]``.
+
+    Returns, per working point x (``50`` for 0.5): ``sculpting_r<x>`` (1/eps_QCD),
+    ``sculpting_inv_jsd<x>`` with ``sculpting_inv_jsd<x>_floor`` / ``_floor_std`` (mean and spread
+    of 1/JSD over ``floor_trials`` random cuts passing as many QCD jets), and ``jsd<x>``,
+    ``jsd<x>_floor`` (mean JSD of the random cuts), ``jsd<x>_floor_std`` and
+    ``excess_jsd<x> = jsd<x> - jsd<x>_floor`` (:func:`codec_jax.metrics.jsd_excess`).
+    """
+    qcd_scores = np.asarray(qcd_scores, dtype=np.float64)
+    qcd_mass = np.asarray(qcd_mass, dtype=np.float64)
+    scores = np.concatenate([np.asarray(signal_scores, dtype=np.float64), qcd_scores])
+    labels = np.concatenate([np.ones(len(signal_scores), np.int64), np.zeros(len(qcd_scores), np.int64)])
+    weights = np.concatenate([np.asarray(signal_weights, dtype=np.float64), np.ones(len(qcd_scores))])
+    mass = np.concatenate([np.full(len(signal_scores), qcd_mass.mean() if len(qcd_mass) else 0.0), qcd_mass])
+    result: dict[str, float] = {}
+    for point in working_points:
+        excess = metrics.jsd_excess(
+            signal_scores, qcd_scores, qcd_mass, bin_edges, point,
+            signal_weights=signal_weights, trials=floor_trials, seed=seed,
+        )  # fmt: skip
+        with np.errstate(divide="ignore"):
+            result[point_name("sculpting_r", point)] = float(np.divide(1.0, excess.background_efficiency))
+        args = (scores, labels, mass, bin_edges, point)
+        name = point_name("sculpting_inv_jsd", point)
+        result[name] = metrics.inverse_jsd(*args, weights=weights)
+        floor = metrics.inverse_jsd_floor(*args, weights=weights, n_trials=floor_trials, seed=seed)
+        result[f"{name}_floor"], result[f"{name}_floor_std"] = floor.mean, floor.std
+        jsd = point_name("jsd", point)
+        result[jsd], result[f"{jsd}_floor"], result[f"{jsd}_floor_std"] = (
+            excess.jsd,
+            excess.floor,
+            excess.floor_std,
+        )
+        result[point_name("excess_jsd", point)] = excess.excess
     return result
 
 

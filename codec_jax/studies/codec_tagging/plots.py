@@ -6,8 +6,9 @@ keeps the same colour in every plot (:func:`model_colours`, by its position in t
 
 * :func:`plot_roc_curves` -- background rejection 1/eps_QCD versus eps_Z', all models;
 * :func:`plot_rejection_vs_sculpting` -- R at a working point versus 1/JSD at the same point,
-  log-log with error bars over seeds and the 1/JSD statistical floor (the standard summary plot
-  of the decorrelation literature: up and to the right is better);
+  log-log with error bars and the 1/JSD statistical floor (the standard summary plot of the
+  decorrelation literature: up and to the right is better), each penalty scan as a curve, and
+  beside it R versus the excess JSD over the floor with its errors;
 * :func:`plot_mass_spectra_after_cuts` -- normalised QCD mass spectra after cuts at several Z'
   efficiencies, one panel per model;
 * :func:`plot_efficiency_vs_mass` -- QCD efficiency versus mass at a fixed Z' efficiency;
@@ -119,48 +120,126 @@ def plot_roc_curves(
         return save_figure(figure, path)
 
 
+Curve = Sequence[tuple[str, Mapping[str, Stat]]]
+#: Colours of the scan curves (dark, apart from the tab10/tab20 colours of the single models).
+_CURVE_COLOURS = ("black", "darkred", "darkgoldenrod", "darkslateblue")
+
+
+def _plane_point(
+    entry: Mapping[str, Stat], x_key: str, log_x: bool
+) -> tuple[float, float, float, float] | None:
+    x, x_err = _value(entry.get(x_key))
+    y, y_err = _value(entry.get("rejection"))
+    if not (np.isfinite(x) and np.isfinite(y) and y > 0 and (x > 0 or not log_x)):
+        return None
+    return x, (min(x_err, 0.95 * x) if log_x else x_err), y, min(y_err, 0.95 * y)
+
+
+def _plane(
+    axis: plt.Axes,
+    points: Mapping[str, Mapping[str, Stat]],
+    curves: Mapping[str, Curve],
+    x_key: str,
+    log_x: bool,
+    colours: Mapping[str, Any],
+) -> None:
+    """Markers with error bars for ``points`` and a line through each scan of ``curves``, its
+    points labelled with their tags (the penalty weights)."""
+    for model, entry in points.items():
+        found = _plane_point(entry, x_key, log_x)
+        if found is not None:
+            x, x_err, y, y_err = found
+            axis.errorbar(x, y, xerr=x_err, yerr=y_err, fmt="o", color=colours[model], capsize=3, label=model)
+    for label, scan in curves.items():
+        found = [(tag, _plane_point(entry, x_key, log_x)) for tag, entry in scan]
+        found = [(tag, point) for tag, point in found if point is not None]
+        if not found:
+            continue
+        xs, x_errs, ys, y_errs = (np.array([point[i] for _, point in found]) for i in range(4))
+        axis.errorbar(
+            xs,
+            ys,
+            xerr=x_errs,
+            yerr=y_errs,
+            fmt="s-",
+            ms=4,
+            lw=1.2,
+            capsize=2,
+            color=colours[label],
+            label=label,
+        )
+        for (tag, _), x, y in zip(found, xs, ys):
+            axis.annotate(
+                tag, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=6, color=colours[label]
+            )
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_yscale("log")
+    _plain_log_ticks(axis)
+
+
+def _symlog_excess_axis(axis: plt.Axes, stats: Sequence[Stat | None]) -> None:
+    """A symlog x axis for excess JSDs: linear within about the typical error around 0 (a power
+    of ten), logarithmic beyond (strong sculptors such as N2), with room around the points."""
+    values = np.array([_value(stat) for stat in stats if stat and stat.get("mean") is not None])
+    if not len(values):
+        return
+    errors = values[:, 1][values[:, 1] > 0]
+    linthresh = 10.0 ** np.floor(np.log10(np.median(errors))) if len(errors) else 1e-3
+    axis.set_xscale("symlog", linthresh=linthresh, linscale=0.5)
+    low, high = np.min(values[:, 0] - values[:, 1]), np.max(values[:, 0] + values[:, 1])
+    axis.set_xlim(min(low * 1.5, -linthresh), max(high * 1.5, linthresh))
+
+
 def plot_rejection_vs_sculpting(
     points: Mapping[str, Mapping[str, Stat]],
     path: str | os.PathLike,
     *,
     working_point: float = 0.5,
     floor: tuple[float, float] | None = None,
+    curves: Mapping[str, Curve] | None = None,
 ) -> Path:
-    """R (1/eps_QCD) versus 1/JSD at the Z' efficiency ``working_point``, log-log, one marker per
-    model with error bars of the spread over seeds.
+    """R (1/eps_QCD) versus the sculpting at the Z' efficiency ``working_point``: left 1/JSD
+    (log-log, the literature's summary plot: up and to the right is better), right the excess
+    JSD over the random-cut floor (linear: 0 = no measurable sculpting), when given.
 
-    ``points``: model -> ``{"rejection": {"mean", "std"}, "inv_jsd": {"mean", "std"}}``;
-    ``floor``: ``(mean, std)`` of the 1/JSD a mass-independent cut reaches on this test set,
-    drawn as a vertical band (1/JSD beyond it cannot be resolved).
+    ``points``: model -> ``{"rejection": {"mean", "std"}, "inv_jsd": {"mean", "std"}, "excess":
+    {"mean", "std"} (optional; e.g. a value with its combined error)}``; ``curves``: scan label ->
+    ``[(tag, point), ...]`` in scan order (e.g. MoDe[0] at increasing penalty weights), drawn as
+    a line through its points; ``floor``: ``(mean, std)`` of the 1/JSD a mass-independent cut
+    reaches on this QCD sample, a vertical band (1/JSD beyond it cannot be resolved).
     """
-    colours = model_colours(list(points))
+    curves = dict(curves or {})
+    colours = {**model_colours(list(points)), **dict(zip(curves, _CURVE_COLOURS))}
     percent = f"{100 * working_point:.0f}"
+    with_excess = any(
+        "excess" in entry for entry in (*points.values(), *(e for c in curves.values() for _, e in c))
+    )
     with hep_style():
-        figure, axis = plt.subplots(figsize=(7.0, 5.0))
-        for model, entry in points.items():
-            x, x_err = _value(entry.get("inv_jsd"))
-            y, y_err = _value(entry.get("rejection"))
-            if not (np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0):
-                continue
-            axis.errorbar(
-                x,
-                y,
-                xerr=min(x_err, 0.95 * x),
-                yerr=min(y_err, 0.95 * y),
-                fmt="o",
-                color=colours[model],
-                capsize=3,
-                label=model,
-            )
+        figure, axes = plt.subplots(
+            1, 2 if with_excess else 1, figsize=(13.0 if with_excess else 7.0, 5.0), squeeze=False
+        )
+        left = axes[0, 0]
+        _plane(left, points, curves, "inv_jsd", True, colours)
         if floor is not None and np.isfinite(floor[0]):
-            axis.axvline(floor[0], color="grey", lw=1.0, ls="--", label="1/JSD floor (random cut)")
-            axis.axvspan(max(floor[0] - floor[1], 1e-9), floor[0] + floor[1], color="grey", alpha=0.15, lw=0)
-        axis.set_xscale("log")
-        axis.set_yscale("log")
-        axis.set_xlabel(rf"1/JSD at $\varepsilon_{{Z'}}$ = {percent}% (QCD mass, pass vs fail)")
-        axis.set_ylabel(rf"$R_{{{percent}}} = 1/\varepsilon_{{QCD}}$ at $\varepsilon_{{Z'}}$ = {percent}%")
-        _plain_log_ticks(axis)
-        _outside_legend(axis)
+            left.axvline(floor[0], color="grey", lw=1.0, ls="--", label="1/JSD floor (random cut)")
+            left.axvspan(max(floor[0] - floor[1], 1e-9), floor[0] + floor[1], color="grey", alpha=0.15, lw=0)
+        left.set_xlabel(rf"1/JSD at $\varepsilon_{{Z'}}$ = {percent}% (QCD mass, pass vs fail)")
+        left.set_ylabel(rf"$R_{{{percent}}} = 1/\varepsilon_{{QCD}}$ at $\varepsilon_{{Z'}}$ = {percent}%")
+        if with_excess:
+            right = axes[0, 1]
+            _plane(right, points, curves, "excess", False, colours)
+            _symlog_excess_axis(
+                right,
+                [e.get("excess") for e in (*points.values(), *(e for c in curves.values() for _, e in c))],
+            )
+            right.axvline(0.0, color="grey", lw=1.0, ls="--")
+            right.set_xlabel(rf"excess JSD over the floor at $\varepsilon_{{Z'}}$ = {percent}% (symlog)")
+            right.set_ylabel(rf"$R_{{{percent}}}$")
+            _outside_legend(right)
+        else:
+            _outside_legend(left)
+        figure.tight_layout()
         return save_figure(figure, path)
 
 

@@ -3,8 +3,9 @@ jet-mass spectrum.
 
 Every machine-learned tagger uses the same particle-level encoder (``classifier.model``; Deep Sets
 by default) and is evaluated on the same test jets (wide Z' with flat-spectrum weights, QCD with its
-natural falling spectrum; :mod:`codec_jax.studies.common.codec_samples`). The models (:data:`MODELS`,
-chosen with ``models``):
+natural falling spectrum; :mod:`codec_jax.studies.common.codec_samples`); the sculpting is
+measured on a dedicated QCD sample (``samples.n_sculpting``; the QCD test jets when 0). The models
+(:mod:`codec_jax.studies.codec_tagging.config`, chosen with ``models``):
 
 * ``supervised_peaky`` / ``supervised_flat_1d`` / ``supervised_flat_2d`` -- BCE on the peaky set
   (narrow Z') or on the flat set (1D: mass; 2D: mass and pT), with the sets' residual weights;
@@ -12,27 +13,33 @@ chosen with ``models``):
   (VICReg / Barlow Twins, no labels in the loss and never the mass) of the encoder into a
   ``latent_dim``-dimensional space (the encoder output, followed by one linear projector layer of
   the same size, on which the loss acts), then a small head on the frozen latent (``head``);
-  positives (``positives``): ``augment`` -- each jet twice, both views augmented;
-  ``same_class`` -- pairs of two jets of the same class (``partner_mass="different"``: from
-  another soft-drop mass cell of the flattening, :mod:`codec_jax.pairing.same_class`);
-  ``both`` -- same-class pairs, each view also augmented;
+  positives (``positives``): ``augment`` -- each jet twice, both views augmented (label-free);
+  ``same_class`` -- pairs of two jets of the same class (``partner_mass``: ``different`` --
+  from another soft-drop mass cell of the flattening; ``similar`` -- of similar mass rank;
+  ``any``; :mod:`codec_jax.pairing.same_class`); ``both`` -- same-class pairs, each view also
+  augmented;
 * ``mode0_flat`` / ``mode1_flat`` / ``disco_flat`` -- BCE plus the MoDe[0], MoDe[1] or DisCo
-  penalty on the QCD jets of the flat 1D set (``mode_weight`` / ``disco_weight``);
-* ``n2`` / ``n2_ddt`` -- the observables (score ``-N2`` and ``-N2_DDT``, the DDT map measured on
-  the QCD training rows with the settings ``ddt`` of :func:`codec_jax.baselines.ddt.build_ddt_map`).
+  penalty on the QCD jets of the flat 1D set (``mode_weight`` / ``disco_weight``, the
+  classifier's batch); the scan models ``<penalty>_flat_w<weight>`` -- the same with the penalty
+  on >= ``penalty_scan.background_per_step`` QCD jets per step, at that weight;
+* ``n2`` / ``n2_ddt`` / ``n2_ddt_wp`` -- the observables: score ``-N2``; ``-N2_DDT`` with the
+  DDT map at ``ddt.quantile`` (CMS: 26%); ``-N2_DDT`` with one map per working point, built at the
+  QCD quantile whose cut at zero keeps that Z' efficiency on the training rows
+  (:func:`codec_jax.baselines.ddt.ddt_map_at_signal_efficiency`). Maps from QCD training rows.
 
-Each trained model runs once per seed of ``seeds`` (the samples, sets and pairs are shared).
-Written under ``out``: ``config.json``, ``data/`` (the sets as ROOT files), ``pairs_<set>.npz``,
-``n2_ddt_map.json`` / ``.png``, ``seed<S>/<model>/`` (engine run directories; contrastive models
-also ``seed<S>/pretrain-<model>/``) with ``scores.npz`` once scored, and the report
-(:mod:`codec_jax.studies.codec_tagging.report`). Rerunning the same config in the same ``out`` reuses
-every finished run.
+Each trained model runs once per seed of ``seeds`` (the scan models on the first
+``penalty_scan.max_seeds``; samples, sets and pairs are shared). Written under ``out``:
+``config.json``, ``data/`` (the sets as ROOT files), ``pairs_<set>.npz``, the DDT maps,
+``seed<S>/<model>/`` (engine run directories; contrastive models also ``seed<S>/pretrain-<model>/``)
+with ``scores.npz`` once scored, ``test_scores.root`` (every per-jet score) and the report
+(:mod:`codec_jax.studies.codec_tagging.report`). Rerunning the same config in the same ``out``
+reuses every finished run.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -40,173 +47,40 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
-from codec_jax import losses
-from codec_jax.baselines.ddt import build_ddt_map
-from codec_jax.baselines.plots import plot_ddt_map
 from codec_jax.data.io import load_sample
 from codec_jax.errors import ConfigError
 from codec_jax.jets import concatenate
 from codec_jax.pairing import load_pairs, save_pairs
-from codec_jax.pairing.same_class import PAIR_MASS_MODES, same_class_pairs
-from codec_jax.studies.codec_tagging.evaluation import TaggingTestSet, qcd_mass_spectrum, tagger_metrics
+from codec_jax.pairing.same_class import same_class_pairs
+from codec_jax.studies.codec_tagging import analysis
+from codec_jax.studies.codec_tagging.config import (
+    OBSERVABLE_RUN,
+    POSITIVES,
+    CodecTaggingConfig,
+    check_config,
+    contrastive_loss,
+    mass_bin_edges,
+    model_spec,
+    penalty_kwargs,
+)
+from codec_jax.studies.codec_tagging.evaluation import (
+    TaggingTestSet,
+    qcd_mass_spectrum,
+    sculpting_metrics,
+    tagger_metrics,
+)
+from codec_jax.studies.codec_tagging.observables import observable_scores
 from codec_jax.studies.codec_tagging.report import write_tagging_report
 from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir, pretrain_once
-from codec_jax.studies.common.codec_samples import CodecSamplesConfig, codec_sets
+from codec_jax.studies.common.codec_samples import codec_sets
 from codec_jax.studies.common.config import study_to_json
 from codec_jax.studies.common.evaluation import ClassifierScorer
+from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
 
-__all__ = ["TaggerSpec", "MODELS", "POSITIVES", "CodecTaggingConfig", "mass_bin_edges", "run_codec_tagging"]
+__all__ = ["SAMPLE_CODES", "penalty_batch", "run_codec_tagging"]
 
-
-@dataclasses.dataclass(frozen=True)
-class TaggerSpec:
-    """How a model of the study is made: ``kind`` ``supervised`` (BCE, optionally with the
-    ``decorrelation`` penalty ``mode0``/``mode1``/``disco``), ``contrastive`` (``loss``
-    pretraining, then a frozen-encoder head) or ``observable`` (N2, N2_DDT); ``training_set`` is
-    a set of :data:`codec_jax.studies.common.codec_samples.TRAINING_SETS`."""
-
-    kind: str
-    training_set: str = ""
-    loss: str = ""
-    decorrelation: str = "none"
-
-
-MODELS: dict[str, TaggerSpec] = {
-    "supervised_peaky": TaggerSpec("supervised", "peaky"),
-    "supervised_flat_1d": TaggerSpec("supervised", "flat_1d"),
-    "supervised_flat_2d": TaggerSpec("supervised", "flat_2d"),
-    "vicreg_flat": TaggerSpec("contrastive", "flat_1d", loss="vicreg"),
-    "barlow_flat": TaggerSpec("contrastive", "flat_1d", loss="barlow_twins"),
-    "vicreg_peaky": TaggerSpec("contrastive", "peaky", loss="vicreg"),
-    "mode0_flat": TaggerSpec("supervised", "flat_1d", decorrelation="mode0"),
-    "mode1_flat": TaggerSpec("supervised", "flat_1d", decorrelation="mode1"),
-    "disco_flat": TaggerSpec("supervised", "flat_1d", decorrelation="disco"),
-    "n2": TaggerSpec("observable"),
-    "n2_ddt": TaggerSpec("observable"),
-}
-#: Positive pairs of the contrastive pretraining: name -> (same-class pairs, augmented views).
-POSITIVES: dict[str, tuple[bool, bool]] = {
-    "augment": (False, True),
-    "same_class": (True, False),
-    "both": (True, True),
-}
-#: Keys of the per-seed runs of the (seedless) observables.
-OBSERVABLE_RUN = "fixed"
-
-
-@dataclasses.dataclass
-class CodecTaggingConfig:
-    """The whole study (see the module docstring; sizes and presets in configs/codec_tagging.py).
-
-    samples: the CoDec samples and sets; models: which of :data:`MODELS`; seeds: training seeds;
-    classifier: engine config template of the supervised taggers (its ``model`` -- encoder,
-    encoder_kwargs, head_dims -- is the encoder of every ML model; data files, decorrelation and
-    seed are filled in per run); pretrain: template of the contrastive pretraining (optimizer,
-    training, and ``loss``: ``name="vicreg"`` with ``kwargs`` the VICReg weights ``sim_weight``,
-    ``var_weight``, ``cov_weight`` -- default 25/25/1, the talk's 1/1/5 was unstable with
-    same-class pairs in a 4-d latent, see docs/codec.md -- the loss of vicreg_flat and
-    vicreg_peaky; its model is derived: the classifier's encoder with ``output_dim=latent_dim``
-    and a single linear projector layer of ``latent_dim``);
-    head: template of the head on the pretrained encoder (head_dims, optimizer, training,
-    ``finetune.level``, normally ``frozen``); latent_dim: size of the contrastive latent space;
-    positives: :data:`POSITIVES`; partner_mass: ``any`` or ``different`` (partner from another
-    mass cell of the flattening); pairs_per_jet: same-class pairs per training jet;
-    augmentations / augmentation_kwargs: of the augmented views; barlow_kwargs: the keyword
-    arguments of the Barlow Twins loss of barlow_flat (``off_diagonal_weight``), which otherwise
-    pretrains with the ``pretrain`` template; mode_weight / mode_kwargs, disco_weight / disco_kwargs: the
-    decorrelation penalties (:func:`codec_jax.losses.mode`, :func:`codec_jax.losses.disco`; the
-    MoDe order comes from the model name); ddt: keyword arguments of
-    :func:`codec_jax.baselines.ddt.build_ddt_map`; working_points: Z' efficiencies of R and 1/JSD;
-    spectrum_efficiencies: Z' efficiencies of the QCD mass spectra after cuts; jsd_bins: equal
-    soft-drop-mass bins over ``samples.mass_range`` of every mass histogram; floor_trials: random
-    cuts of the 1/JSD floor.
-    """
-
-    name: str = "codec_tagging"
-    study: str = "codec_tagging"
-    samples: CodecSamplesConfig = dataclasses.field(default_factory=CodecSamplesConfig)
-    models: tuple[str, ...] = tuple(MODELS)
-    seeds: tuple[int, ...] = (0, 1, 2)
-    classifier: config_lib.Config = dataclasses.field(default_factory=config_lib.Config)
-    pretrain: config_lib.Config = dataclasses.field(default_factory=config_lib.Config)
-    head: config_lib.Config = dataclasses.field(default_factory=config_lib.Config)
-    latent_dim: int = 4
-    positives: str = "both"
-    partner_mass: str = "different"
-    pairs_per_jet: int = 2
-    augmentations: tuple[str, ...] = ("rotate", "smear")
-    augmentation_kwargs: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"smear": {"strength": 0.1}}
-    )
-    barlow_kwargs: dict[str, Any] = dataclasses.field(default_factory=lambda: {"off_diagonal_weight": 0.1})
-    mode_weight: float = 10.0
-    mode_kwargs: dict[str, Any] = dataclasses.field(default_factory=lambda: {"mass_bins": 8})
-    disco_weight: float = 3.0
-    disco_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
-    ddt: dict[str, Any] = dataclasses.field(
-        default_factory=lambda: {"quantile": 0.26, "rho_bins": 12, "pt_bins": 3, "min_jets_per_bin": 30}
-    )
-    working_points: tuple[float, ...] = (0.5, 0.3)
-    spectrum_efficiencies: tuple[float, ...] = (0.9, 0.7, 0.5, 0.3, 0.1)
-    jsd_bins: int = 8
-    floor_trials: int = 20
-
-
-def mass_bin_edges(config: CodecTaggingConfig) -> np.ndarray:
-    """``[jsd_bins + 1]`` equal soft-drop-mass bin edges [GeV] over ``samples.mass_range``."""
-    low, high = config.samples.mass_range
-    return np.linspace(float(low), float(high), int(config.jsd_bins) + 1)
-
-
-def _check(config: CodecTaggingConfig) -> None:
-    unknown = sorted(set(config.models) - set(MODELS))
-    if unknown:
-        raise ConfigError(f"models: unknown {unknown}; expected names from {list(MODELS)}")
-    if not config.models:
-        raise ConfigError("models is empty: name at least one model of the study")
-    if not config.seeds:
-        raise ConfigError("seeds is empty: give at least one training seed")
-    if config.positives not in POSITIVES:
-        raise ConfigError(f"positives={config.positives!r}; expected one of {sorted(POSITIVES)}")
-    if POSITIVES[config.positives][1] and not config.augmentations:
-        raise ConfigError(
-            f"positives={config.positives!r} augments the views: list augmentations (e.g. rotate,smear)"
-        )
-
-    if config.partner_mass not in PAIR_MASS_MODES:
-        raise ConfigError(f"partner_mass={config.partner_mass!r}; expected one of {PAIR_MASS_MODES}")
-    if config.latent_dim < 1 or config.pairs_per_jet < 1 or config.jsd_bins < 2:
-        raise ConfigError("latent_dim and pairs_per_jet must be >= 1 and jsd_bins >= 2")
-    points = (*config.working_points, *config.spectrum_efficiencies)
-    if not config.working_points or any(not 0.0 < point <= 1.0 for point in points):
-        raise ConfigError(
-            f"working_points / spectrum_efficiencies must be non-empty efficiencies in (0, 1], got {points}"
-        )
-    _check_losses(config)
-
-
-def _check_losses(config: CodecTaggingConfig) -> None:
-    if config.classifier.loss.name != "bce" or config.head.loss.name != "bce":
-        raise ConfigError("classifier.loss.name and head.loss.name must be 'bce' (a tagger)")
-    if config.pretrain.loss.name != "vicreg":
-        raise ConfigError(
-            f"pretrain.loss.name={config.pretrain.loss.name!r}: the pretraining template is the VICReg loss "
-            "of vicreg_flat / vicreg_peaky (barlow_flat takes barlow_twins with barlow_kwargs)"
-        )
-    for prefix, loss in (("pretrain.", "vicreg"), ("barlow_kwargs -> ", "barlow_twins")):
-        name, kwargs = _contrastive_loss(config, loss)
-        try:  # the one check of the kwargs: the engine's, run early
-            losses.configured_loss(name, "pretrain", kwargs)
-        except ConfigError as error:
-            raise ConfigError(f"{prefix}{error}") from None
-
-
-def _contrastive_loss(config: CodecTaggingConfig, loss: str) -> tuple[str, dict[str, Any]]:
-    """Name and keyword arguments of the pretraining loss of a contrastive model (its
-    ``TaggerSpec.loss``): ``pretrain.loss`` for VICReg, ``barlow_kwargs`` for Barlow Twins."""
-    if loss == "barlow_twins":
-        return loss, dict(config.barlow_kwargs)
-    return config.pretrain.loss.name, dict(config.pretrain.loss.kwargs)
+#: The ``sample`` branch of ``test_scores.root``.
+SAMPLE_CODES = {"qcd_test": 0, "wide_zprime_test": 1, "qcd_sculpting": 2}
 
 
 # --------------------------------------------------------------------------- engine run configs
@@ -215,28 +89,72 @@ def _set_files(sets, training_set: str) -> tuple[tuple[str, ...], tuple[str, ...
     return (str(files["train"]),), (str(files["validation"]),)
 
 
-def _classifier_config(config: CodecTaggingConfig, model: str, seed: int, sets) -> config_lib.Config:
-    spec = MODELS[model]
+def penalty_batch(config: CodecTaggingConfig, sets) -> dict[str, Any]:
+    """The batch of the penalty-scan models: the smallest multiple of 16 whose QCD count, three
+    standard deviations below its mean for the QCD fraction of the ``flat_1d`` training set,
+    reaches ``penalty_scan.background_per_step``.
+
+    Raises:
+        ConfigError: the training set is smaller than one such batch.
+    """
+    train = sets.sets["flat_1d"]["train"]
+    validation = sets.sets["flat_1d"]["validation"]
+    fraction = float(np.mean(train.label == 0))
+    wanted = config.penalty_scan.background_per_step
+    batch = 16
+    while batch * fraction - 3 * math.sqrt(batch * fraction * (1 - fraction)) < wanted:
+        batch += 16
+        if batch > len(train):
+            raise ConfigError(
+                f"penalty_scan.background_per_step={wanted} needs batches of more than {len(train)} jets, "
+                f"the flat_1d training set ({fraction:.0%} QCD); lower it or generate more jets"
+            )
+    return {
+        "batch_size": batch,
+        "background_fraction": fraction,
+        "expected_background_per_step": batch * fraction,
+        "background_per_step_minus_3_sigma": batch * fraction
+        - 3 * math.sqrt(batch * fraction * (1 - fraction)),
+        # One validation batch needs as many rows; otherwise (no early stopping) the training rows.
+        "validation": "validation" if len(validation) >= batch else "train",
+    }
+
+
+def _classifier_config(
+    config: CodecTaggingConfig, model: str, seed: int, sets, batch: dict[str, Any] | None
+) -> config_lib.Config:
+    spec = model_spec(model)
     run = config_lib.apply_overrides(config.classifier, [])
     run.name = f"{config.name}/{model}/seed{seed}"
     run.training.seed = seed
     run.data.train, run.data.validation = _set_files(sets, spec.training_set)
     run.data.target, run.data.mass_field = "label", "msd"
     run.finetune.level = "full"
-    if spec.decorrelation.startswith("mode"):
-        order = int(spec.decorrelation[len("mode") :])
-        run.loss.decorrelation, run.loss.decorrelation_weight = "mode", config.mode_weight
-        run.loss.decorrelation_kwargs = {**config.mode_kwargs, "order": order}
-    elif spec.decorrelation == "disco":
-        run.loss.decorrelation, run.loss.decorrelation_weight = "disco", config.disco_weight
-        run.loss.decorrelation_kwargs = dict(config.disco_kwargs)
+    name, weight, kwargs = penalty_kwargs(config, model)
+    if name != "none":
+        run.loss.decorrelation, run.loss.decorrelation_weight, run.loss.decorrelation_kwargs = (
+            name,
+            weight,
+            kwargs,
+        )
+    if spec.penalty_weight is not None:
+        if batch["validation"] == "train":
+            if run.training.patience:
+                raise ConfigError(
+                    "penalty_scan: the flat_1d validation set is smaller than one scan batch, so the scan "
+                    "models validate on their training rows; set classifier.training.patience=0"
+                )
+            run.data.validation = run.data.train
+        run.training.batch_size = batch["batch_size"]
+        run.training.epochs = config.penalty_scan.epochs
+        run.optimizer.learning_rate = config.penalty_scan.learning_rate
     return run
 
 
 def _pretrain_config(
     config: CodecTaggingConfig, model: str, seed: int, sets, pairs_path: str
 ) -> config_lib.Config:
-    spec = MODELS[model]
+    spec = model_spec(model)
     uses_pairs, uses_augmentations = POSITIVES[config.positives]
     run = config_lib.apply_overrides(config.pretrain, [])
     run.name = f"{config.name}/pretrain-{model}/seed{seed}"
@@ -250,7 +168,7 @@ def _pretrain_config(
     run.data.alternate = run.data.train if uses_pairs else ()
     run.data.pairs = pairs_path if uses_pairs else ""
     run.data.background_only = False
-    run.loss.name, run.loss.kwargs = _contrastive_loss(config, spec.loss)
+    run.loss.name, run.loss.kwargs = contrastive_loss(config, spec.loss)
     run.loss.augmentations = tuple(config.augmentations) if uses_augmentations else ()
     run.loss.augmentation_kwargs = dict(config.augmentation_kwargs) if uses_augmentations else {}
     return run
@@ -260,7 +178,7 @@ def _head_config(config: CodecTaggingConfig, model: str, seed: int, sets) -> con
     run = config_lib.apply_overrides(config.head, [])
     run.name = f"{config.name}/{model}/seed{seed}"
     run.training.seed = seed
-    run.data.train, run.data.validation = _set_files(sets, MODELS[model].training_set)
+    run.data.train, run.data.validation = _set_files(sets, model_spec(model).training_set)
     run.data.target = "label"
     return run
 
@@ -283,57 +201,107 @@ def _pairs(config: CodecTaggingConfig, sets, training_set: str, out: Path) -> di
             pairs_per_jet=config.pairs_per_jet,
             mass_edges=np.linspace(low, high, config.samples.mass_bins + 1),
             partner_mass=config.partner_mass,
+            similar_ranks=config.similar_ranks,
         )
         save_pairs(pairs, path)
     return {"path": str(path), **pairs.settings}
 
 
 # --------------------------------------------------------------------------- the study
-def _observable_scores(config: CodecTaggingConfig, sets, test_sample, out: Path) -> dict[str, np.ndarray]:
-    """``-N2`` and ``-N2_DDT`` of the test jets (higher = more Z'-like); writes the DDT map."""
+def _write_scores(
+    out: Path, sets, test_sample, dedicated: bool, scores: dict[str, dict[str, analysis.TaggerScores]]
+) -> Path:
+    """``out/test_scores.root``: trees ``test`` and ``sculpting`` with the jet branches and one
+    score branch per model and seed (n2_ddt_wp also ``<model>@<percent>`` for its other
+    working points' maps)."""
+    n_signal = len(sets.test_signal)
+    sculpting = sets.sculpting
+    sample_code = SAMPLE_CODES["qcd_sculpting" if dedicated else "qcd_test"]
+    trees = {
+        "test": {
+            "label": test_sample.label,
+            "weight": test_sample.weight,
+            "jet_pt": test_sample.pt,
+            "jet_msd": test_sample.msd,
+            "sample": np.where(np.arange(len(test_sample)) < n_signal, 1, 0),
+        },
+        "sculpting": {
+            "label": sculpting.label,
+            "weight": sculpting.weight,
+            "jet_pt": sculpting.pt,
+            "jet_msd": sculpting.msd,
+            "sample": np.full(len(sculpting), sample_code),
+        },
+    }
+    for model, by_seed in scores.items():
+        for seed, tagger in by_seed.items():
+            trees["test"][score_branch(model, seed)] = tagger.test
+            trees["sculpting"][score_branch(model, seed)] = tagger.sculpting
+            for point, (test, sculpt) in list(tagger.points.items())[1:]:
+                trees["test"][score_branch(f"{model}@{round(100 * point)}", seed)] = test
+                trees["sculpting"][score_branch(f"{model}@{round(100 * point)}", seed)] = sculpt
+    return write_test_scores(out / SCORES_FILE, trees)
 
-    scores = {"n2": -test_sample.n2.astype(np.float64)}
-    if "n2_ddt" in config.models:
-        try:
-            ddt_map = build_ddt_map(sets.raw["qcd"]["train"], **config.ddt)
-        except TypeError as error:
-            raise ConfigError(f"ddt: {error}") from None
-        ddt_map.save(out / "n2_ddt_map.json")
-        plot_ddt_map(ddt_map, out / "n2_ddt_map.png")
-        scores["n2_ddt"] = -ddt_map.transform(test_sample).astype(np.float64)
-    return scores
+
+def _evaluate(config: CodecTaggingConfig, tagger: analysis.TaggerScores, test: TaggingTestSet, sets, **kw):
+    """:func:`tagger_metrics` on the test jets and :func:`sculpting_metrics` on the sculpting jets;
+    with per-point scores, each working point's keys from its own scores."""
+    evaluate = dict(spectrum_efficiencies=config.spectrum_efficiencies, floor_trials=config.floor_trials)
+    signal = test.label == 1
+    sculpt = dict(floor_trials=config.floor_trials, seed=kw.get("seed", 0))
+    result = tagger_metrics(tagger.test, test, working_points=config.working_points, **evaluate, **kw)
+    for point in config.working_points:
+        test_scores, sculpting_scores = tagger.at(point)
+        if point in tagger.points and point != config.working_points[0]:
+            at_point = tagger_metrics(
+                test_scores, test, working_points=(point,), spectrum_efficiencies=(), seed=kw.get("seed", 0)
+            )
+            result.update({k: v for k, v in at_point.items() if k not in ("auc", "curves")})
+        result.update(
+            sculpting_metrics(
+                test_scores[signal], test.weight[signal], sculpting_scores, sets.sculpting.msd, test.bin_edges,
+                working_points=(point,), **sculpt,
+            )
+        )  # fmt: skip
+    return result
 
 
 def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dict[str, Any]:
     """Run the whole study into ``out`` and write its report; returns the metrics dict (the
     content of ``out/metrics.json``)."""
 
-    _check(config)
+    check_config(config)
     out = Path(out)
     prepare_study_dir(config, out)
     sets = codec_sets(config.samples, out / "data", progress=config.classifier.training.progress)
+    dedicated = config.samples.n_sculpting > 0
     test_sample = concatenate([sets.test_signal, sets.test_background])
     test = TaggingTestSet(test_sample.label, test_sample.weight, test_sample.msd, mass_bin_edges(config))
-    evaluate = dict(
-        working_points=config.working_points,
-        spectrum_efficiencies=config.spectrum_efficiencies,
-        floor_trials=config.floor_trials,
-    )
     runs: dict[str, dict[str, Any]] = {model: {} for model in config.models}
-    observables = [model for model in config.models if MODELS[model].kind == "observable"]
+    scores: dict[str, dict[str, analysis.TaggerScores]] = {model: {} for model in config.models}
+    observables = [model for model in config.models if model_spec(model).kind == "observable"]
+    ddt = {}
     if observables:
-        scores = _observable_scores(config, sets, test_sample, out)
+        found, ddt = observable_scores(config, sets, test_sample, out)
         for model in observables:
-            runs[model][OBSERVABLE_RUN] = tagger_metrics(scores[model], test, **evaluate)
+            scores[model][OBSERVABLE_RUN] = found[model]
+            runs[model][OBSERVABLE_RUN] = _evaluate(config, found[model], test, sets)
 
     uses_pairs = POSITIVES[config.positives][0]
-    contrastive_sets = {MODELS[m].training_set for m in config.models if MODELS[m].kind == "contrastive"}
+    contrastive_sets = {
+        model_spec(m).training_set for m in config.models if model_spec(m).kind == "contrastive"
+    }
     pairs = {name: _pairs(config, sets, name, out) for name in sorted(contrastive_sets)} if uses_pairs else {}
+    scans = [m for m in config.models if model_spec(m).penalty_weight is not None]
+    batch = penalty_batch(config, sets) if scans else None
+    scan_seeds = config.seeds[: config.penalty_scan.max_seeds or None]
     scorer = ClassifierScorer()
 
     def score_fn(with_latent: bool):
         def score(params, items):
             result = {"test": scorer.score(params, items, test_sample)}
+            if dedicated:
+                result["sculpting"] = scorer.score(params, items, sets.sculpting)
             if with_latent:
                 result["latent"] = scorer.embed(params, items, test_sample)
             return result
@@ -344,23 +312,37 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
     for seed in config.seeds:
         seed_dir = out / f"seed{seed}"
         for model in config.models:
-            spec = MODELS[model]
+            spec = model_spec(model)
+            if spec.kind == "observable" or (spec.penalty_weight is not None and seed not in scan_seeds):
+                continue
             if spec.kind == "supervised":
-                run = _classifier_config(config, model, seed, sets)
-                scores = finetune_and_score(run, seed_dir / model, None, score_fn(False))
-            elif spec.kind == "contrastive":
+                run = _classifier_config(config, model, seed, sets, batch)
+                found = finetune_and_score(run, seed_dir / model, None, score_fn(False))
+            else:
                 pretrain_dir = seed_dir / f"pretrain-{model}"
                 path = pairs.get(spec.training_set, {}).get("path", "")
                 run = _pretrain_config(config, model, seed, sets, path)
                 timings[f"seed{seed}/pretrain-{model}"] = pretrain_once(run, pretrain_dir)
                 run = _head_config(config, model, seed, sets)
-                scores = finetune_and_score(run, seed_dir / model, pretrain_dir, score_fn(True))
-            else:
-                continue
-            timings[f"seed{seed}/{model}"] = float(scores["train_seconds"])
-            runs[model][str(seed)] = tagger_metrics(
-                scores["test"], test, latent=scores.get("latent"), seed=seed, **evaluate
+                found = finetune_and_score(run, seed_dir / model, pretrain_dir, score_fn(True))
+            timings[f"seed{seed}/{model}"] = float(found["train_seconds"])
+            sculpting = found["sculpting"] if dedicated else found["test"][len(sets.test_signal) :]
+            scores[model][str(seed)] = analysis.TaggerScores(found["test"], sculpting)
+            runs[model][str(seed)] = _evaluate(
+                config, scores[model][str(seed)], test, sets, latent=found.get("latent"), seed=seed
             )
+    _write_scores(out, sets, test_sample, dedicated, scores)
+    jets = analysis.StudyJets(test.label, test.weight, sets.sculpting.msd.astype(np.float64), test.bin_edges)
+    table = analysis.measure(
+        jets,
+        scores,
+        working_points=config.working_points,
+        floor_trials=config.floor_trials,
+        n_resamples=config.claims.bootstrap_resamples,
+        seed=config.claims.bootstrap_seed,
+        without_seeds=observables,
+    )
+    claims, matches = analysis.tagging_claims(table, config.claims, config.working_points[0])
     return write_tagging_report(
         out,
         config=json.loads(study_to_json(config)),
@@ -372,4 +354,24 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
         inclusive_spectrum=qcd_mass_spectrum(
             sets.test_background.msd, sets.test_background.weight, test.bin_edges
         ),
+        sculpting_spectrum=qcd_mass_spectrum(sets.sculpting.msd, sets.sculpting.weight, test.bin_edges),
+        table=table,
+        claims=claims,
+        matches=matches,
+        extra={
+            "penalty_batch": batch,
+            "ddt_working_points": ddt,
+            "test_scores": _scores_description(dedicated),
+        },
     )
+
+
+def _scores_description(dedicated: bool) -> dict[str, Any]:
+    return {
+        "file": SCORES_FILE,
+        "trees": {"test": "the test jets (Z' then QCD)", "sculpting": "the QCD sculpting jets"},
+        "sample_codes": SAMPLE_CODES,
+        "sculpting_source": "dedicated QCD sample" if dedicated else "QCD test jets",
+        "branches": "label, weight, jet_pt, jet_msd, sample, score__<model>__seed<k> (seed 'fixed' for N2, "
+        "N2_DDT; n2_ddt_wp@<percent>: its map of another working point)",
+    }

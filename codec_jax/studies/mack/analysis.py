@@ -35,12 +35,8 @@ import numpy as np
 from codec_jax import metrics
 from codec_jax.errors import DataError
 from codec_jax.metrics.claims import Claim, ClaimRule, evaluate_claim
-from codec_jax.metrics.uncertainty import (
-    Measurement,
-    bootstrap_resamples,
-    difference_measurement,
-    measurement,
-)
+from codec_jax.metrics.seed_bootstrap import seed_mean_bootstrap
+from codec_jax.metrics.uncertainty import Measurement, bootstrap_resamples, measurement
 from codec_jax.studies.mack.controls import NOISY_PREFIX, fit_frontier, noisy_name
 
 __all__ = [
@@ -168,16 +164,10 @@ def analyse(
             for model in models
         }
 
-    full = evaluate(resamples.identity())
-    boot = [evaluate(indices) for indices in resamples]
-    boot_means = np.stack([[np.mean(b[m], axis=0) for m in models] for b in boot])  # [R, M, Q]
+    bootstrap = seed_mean_bootstrap(evaluate, resamples, quantities)  # the shared implementation
+    full, boot_means = bootstrap.per_seed, bootstrap.bootstrap_means  # [R, M, Q] seed means
     full_means = np.array([np.mean(full[m], axis=0) for m in models])
-
-    measured: dict[str, dict[str, Measurement]] = {}
-    for i, model in enumerate(models):
-        measured[model] = {
-            q: measurement(full[model][:, k], boot_means[:, i, k]) for k, q in enumerate(quantities)
-        }
+    measured = {model: {q: bootstrap.measurement(model, q) for q in quantities} for model in models}
 
     # Direct controls: |change| of noisy_supervised@model minus the model's, seed by seed.
     distances: dict[str, dict[str, dict[str, Measurement]]] = {}
@@ -225,27 +215,14 @@ def analyse(
             for m, d in distances.items()
         },
         "bootstrap": {"n_resamples": int(n_resamples), "seed": int(seed), "stratified_by": "label"},
-        "_measurements": {
-            "models": measured,
-            "distances": distances,
-            "order": models,
-            "per_seed": {model: full[model] for model in models},
-            "bootstrap_means": boot_means,
-        },
+        "_measurements": {"models": measured, "distances": distances, "bootstrap": bootstrap},
     }
 
 
 def difference(analysis: Mapping[str, Any], a: str, b: str, quantity: str) -> Measurement:
     """``mean(a) - mean(b)`` of one quantity, with the paired bootstrap of the difference of the
     seed means (the same resampled jets for both models) combined with both seed spreads."""
-    stored = analysis["_measurements"]
-    order, k = stored["order"], analysis["quantities"].index(quantity)
-    boot = stored["bootstrap_means"]
-    return difference_measurement(
-        stored["per_seed"][a][:, k],
-        stored["per_seed"][b][:, k],
-        boot[:, order.index(a), k] - boot[:, order.index(b), k],
-    )
+    return analysis["_measurements"]["bootstrap"].difference(a, b, quantity)
 
 
 def _statement_point(quantity: str) -> str:

@@ -1,11 +1,13 @@
-"""The CoDec tagging study: smoke preset end to end, metrics against independent computations,
-same-class pairs, the 1/JSD floor and sculpting checks, claims, and config handling.
+"""The CoDec tagging study: smoke preset end to end, metrics against independent computations
+(also recomputed from ``test_scores.root``), same-class pairs, the 1/JSD floor and sculpting
+checks, claims as data, the penalty-scan batch, and config handling.
 
-The end-to-end run uses the shared, already generated smoke samples (``codec_smoke_cache``) and a
-subset of the models covering every kind (supervised taggers on the peaky and flat sets, a flat
-contrastive model with same-class pairs and augmentations, MoDe[0], N2 and N2_DDT), through the
-``codec-jax run`` command line, so that the file stays within a few minutes on two loaded CPU
-cores (the whole smoke preset runs in ~1 min on an idle machine, 3-4 min on a loaded one).
+The end-to-end run uses the shared, already generated smoke samples (``codec_smoke_cache``, with
+the small QCD sculpting sample) and a subset of the models covering every kind (supervised
+taggers on the peaky and flat sets, a flat contrastive model with same-class pairs and
+augmentations, MoDe[0], a MoDe[0] scan model, N2, N2_DDT and N2_DDT at the working point), through
+the ``codec-jax run`` command line, so that the file stays within a few minutes on two loaded CPU
+cores (the whole smoke preset runs in ~1.5 min on a loaded machine).
 """
 
 from __future__ import annotations
@@ -22,17 +24,26 @@ from codec_jax.data.io import read_root
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.pairing.same_class import same_class_pairs
 from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_to_json
-from codec_jax.studies.codec_tagging import MODELS, mass_bin_edges
+from codec_jax.studies.codec_tagging import MODELS, mass_bin_edges, model_spec, scan_model_name
 from codec_jax.studies.codec_tagging import study as study_module
 from codec_jax.studies.codec_tagging.evaluation import TaggingTestSet, tagger_metrics
-from codec_jax.studies.codec_tagging.report import claims
+from codec_jax.studies.common.scores_file import read_test_scores, score_branch
 from tests.helpers.smoke_reference import assert_matches_reference
 
 pytestmark = pytest.mark.slow  # end-to-end study runs: left out of `make test-fast`
 
 CONFIG = Path(__file__).resolve().parents[3] / "configs" / "codec_tagging.py"
 PRESETS = ("smoke", "demo", "full")
-SMOKE_MODELS = ("supervised_peaky", "supervised_flat_1d", "vicreg_flat", "mode0_flat", "n2", "n2_ddt")
+SMOKE_MODELS = (
+    "supervised_peaky",
+    "supervised_flat_1d",
+    "vicreg_flat",
+    "mode0_flat",
+    "mode0_flat_w10",
+    "n2",
+    "n2_ddt",
+    "n2_ddt_wp",
+)
 PLOTS = (
     "roc.png",
     "rejection_vs_inv_jsd.png",
@@ -97,7 +108,17 @@ def test_smoke_metrics_equal_those_recorded_before_the_layout_move(smoke):
 
 def test_smoke_writes_every_report_file(smoke):
     config, out = smoke
-    for name in ("metrics.json", "report.md", "config.json", "pairs_flat_1d.npz", "n2_ddt_map.json", *PLOTS):
+    for name in (
+        "metrics.json",
+        "report.md",
+        "config.json",
+        "pairs_flat_1d.npz",
+        "n2_ddt_map.json",
+        "n2_ddt_wp50_map.json",
+        "n2_ddt_wp30_map.json",
+        "test_scores.root",
+        *PLOTS,
+    ):
         assert (out / name).is_file(), name
     import matplotlib.image
 
@@ -113,12 +134,32 @@ def test_smoke_writes_every_report_file(smoke):
     assert (
         f"{len(edges) - 1} equal bins of the soft-drop mass from {edges[0]:g} to {edges[-1]:g} GeV" in report
     )
-    assert "1/JSD floor" in report and "## Claims" in report
+    assert "1/JSD floor of the test jets" in report and "1/JSD floor of the sculpting sample" in report
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["binning"]["edges"] == pytest.approx(edges.tolist())
     assert sorted(metrics["runs"]) == sorted(SMOKE_MODELS)
     assert sorted(metrics["runs"]["vicreg_flat"]) == ["0"] and sorted(metrics["runs"]["n2"]) == ["fixed"]
-    assert {"flat_vs_peaky", "contrastive_best", "auc_vicreg_flat_vs_mode0"} <= set(metrics["claims"])
+    assert metrics["samples"]["sculpting"]["source"] == "dedicated QCD sample"
+    assert metrics["sculpting_inv_jsd_floor"]["mean"] > 0 and metrics["sculpting_inv_jsd_floor"]["std"] > 0
+    # Claims as data, each quoted in the report with its verdict and n_sigma.
+    ids = [claim["id"] for claim in metrics["claims"]]
+    assert {
+        "n2_ddt_wp:vs:n2",
+        "supervised_flat_1d:vs:supervised_peaky",
+        "vicreg_flat:vs:supervised_flat_1d",
+        "vicreg_flat:vs:mode0_at_matched_r50",
+        "vicreg_flat:auc_vs_mode0_at_matched_decorrelation",
+    } <= set(ids)
+    assert metrics["claim_matches"]["vicreg_flat:vs:mode0_at_matched_r50"]["model"] in ("mode0_flat_w10",)
+    for claim in metrics["claims"]:
+        assert {"id", "statement", "effect", "error", "n_sigma", "verdict", "rule"} <= set(claim)
+        assert claim["verdict"] in ("supported", "contradicted", "inconclusive")
+        assert f"**{claim['verdict']}**" in report and claim["statement"] in report
+        if claim["id"] != "n2_ddt_wp:vs:n2":  # one seed: the training noise is unknown
+            assert claim["verdict"] == "inconclusive" and claim["n_sigma"] is None
+    assert metrics["penalty_batch"]["batch_size"] % 16 == 0
+    assert metrics["penalty_batch"]["background_per_step_minus_3_sigma"] >= 24
+    assert set(metrics["ddt_working_points"]) == {"n2_ddt_wp50", "n2_ddt_wp30"}
 
 
 def test_reported_metrics_match_an_independent_computation(smoke):
@@ -136,6 +177,43 @@ def test_reported_metrics_match_an_independent_computation(smoke):
             rejection, inverse_jsd = _r_and_inverse_jsd(scores, labels, weights, mass, edges, efficiency)
             assert run[f"r{round(100 * efficiency)}"] == pytest.approx(rejection, rel=1e-9)
             assert run[f"inv_jsd{round(100 * efficiency)}"] == pytest.approx(inverse_jsd, rel=1e-6)
+
+
+def test_every_number_is_recomputed_from_test_scores_root(smoke):
+    """AUC, R50 and 1/JSD50 (test jets) and 1/JSD50 of the sculpting jets of every model and seed,
+    recomputed from ``test_scores.root`` alone, equal metrics.json."""
+    config, out = smoke
+    metrics = json.loads((out / "metrics.json").read_text())
+    trees = read_test_scores(out / "test_scores.root")
+    test, sculpting = trees["test"], trees["sculpting"]
+    edges = np.asarray(metrics["binning"]["edges"])
+    assert set(np.unique(test["sample"])) == {0, 1} and set(np.unique(sculpting["sample"])) == {2}
+    assert np.all(sculpting["label"] == 0) and np.all(sculpting["weight"] == 1)
+    checked = 0
+    for model, by_seed in metrics["runs"].items():
+        for seed, run in by_seed.items():
+            branch = score_branch(model, seed)
+            scores, labels, weights = test[branch], test["label"], test["weight"]
+            assert run["auc"] == pytest.approx(_weighted_auc(scores, labels, weights), abs=1e-9)
+            rejection, inverse_jsd = _r_and_inverse_jsd(scores, labels, weights, test["jet_msd"], edges, 0.5)
+            assert run["r50"] == pytest.approx(rejection, rel=1e-9)
+            assert run["inv_jsd50"] == pytest.approx(inverse_jsd, rel=1e-6)
+            # The sculpting jets at the cut keeping 50% of the test Z' jets.
+            both = np.concatenate([scores[labels == 1], sculpting[branch]])
+            both_labels = np.concatenate(
+                [np.ones(np.sum(labels == 1), int), np.zeros(len(sculpting[branch]), int)]
+            )
+            both_weights = np.concatenate([weights[labels == 1], sculpting["weight"]])
+            both_mass = np.concatenate([test["jet_msd"][labels == 1], sculpting["jet_msd"]])
+            rejection, inverse_jsd = _r_and_inverse_jsd(
+                both, both_labels, both_weights, both_mass, edges, 0.5
+            )
+            assert run["sculpting_r50"] == pytest.approx(rejection, rel=1e-9)
+            assert run["sculpting_inv_jsd50"] == pytest.approx(inverse_jsd, rel=1e-6)
+            checked += 1
+    assert checked == len(SMOKE_MODELS)
+    # n2_ddt_wp's second working point uses its own map, stored under n2_ddt_wp@30.
+    assert score_branch("n2_ddt_wp@30", "fixed") in test
 
 
 def test_latent_space_is_4d_and_its_mass_correlation_is_reported(smoke):
@@ -237,44 +315,55 @@ def test_same_class_pairs_have_one_class_and_different_partners():
         same_class_pairs(0, labels, partner_mass="different")
 
 
-# --------------------------------------------------------------------------- claims and configs
-def _summary(**values):
-    """A summary with the given means of ``(1/JSD50, AUC)`` per model and no spread."""
-    entry = lambda v: {"mean": v, "std": None, "n": 1, "values": [v]}  # noqa: E731
-    return {
-        model: {"inv_jsd50": entry(jsd), "auc": entry(auc), "inv_jsd50_floor": entry(500.0)}
-        for model, (jsd, auc) in values.items()
-    }
+# --------------------------------------------------------------------------- configs
+def test_penalty_batch_holds_enough_qcd_jets_per_step():
+    """The smallest multiple of 16 with >= background_per_step QCD jets at -3 sigma."""
+
+    class Sets:
+        def __init__(self, n_train, n_validation, fraction):
+            label = lambda n: (np.arange(n) >= round(fraction * n)).astype(int)  # noqa: E731
+            self.sets = {
+                "flat_1d": {"train": _Labels(label(n_train)), "validation": _Labels(label(n_validation))}
+            }
+
+    config = load_study_config(CONFIG)
+    found = study_module.penalty_batch(config, Sets(8000, 2000, 0.55))
+    batch, fraction = found["batch_size"], found["background_fraction"]
+    assert batch % 16 == 0 and fraction == pytest.approx(0.55)
+    minus_3_sigma = lambda b: b * fraction - 3 * np.sqrt(b * fraction * (1 - fraction))  # noqa: E731
+    assert minus_3_sigma(batch) >= 1024 > minus_3_sigma(batch - 16)
+    assert found["validation"] == ("validation" if batch <= 2000 else "train")
+    with pytest.raises(ConfigError, match="background_per_step"):
+        study_module.penalty_batch(config, Sets(1500, 300, 0.55))
 
 
-def test_claims_follow_the_numbers():
-    talk_like = _summary(
-        supervised_peaky=(5.0, 0.9),
-        supervised_flat_1d=(20.0, 0.88),
-        vicreg_flat=(300.0, 0.85),
-        mode0_flat=(200.0, 0.86),
-        n2_ddt=(900.0, 0.7),
-    )
-    found = claims(talk_like, 0.5)
-    assert found["flat_vs_peaky"]["holds"] and found["contrastive_best"]["holds"]
-    assert found["auc_vicreg_flat_vs_mode0"]["difference"] == pytest.approx(-0.01)
-    reversed_ = _summary(
-        supervised_peaky=(20.0, 0.9),
-        supervised_flat_1d=(5.0, 0.88),
-        vicreg_flat=(100.0, 0.85),
-        mode0_flat=(200.0, 0.86),
-    )
-    found = claims(reversed_, 0.5)
-    assert not found["flat_vs_peaky"]["holds"] and not found["contrastive_best"]["holds"]
-    assert "mode0_flat (200.0)" in found["contrastive_best"]["text"]
+class _Labels:
+    def __init__(self, label):
+        self.label = label
+
+    def __len__(self):
+        return len(self.label)
 
 
 def test_presets_and_config_errors():
     default, full = load_study_config(CONFIG), load_study_config(CONFIG, "full")
-    assert default.samples.jets_per_cell > 0 and len(default.seeds) >= 3
-    assert set(default.models) == set(MODELS) and default.latent_dim == 4
+    assert default.samples.jets_per_cell > 0 and len(default.seeds) >= 5
+    assert set(MODELS) <= set(default.models) and default.latent_dim == 4
+    # The dedicated sculpting samples (the default one's cache file is fixed: 210,000 jets).
+    assert default.samples.n_sculpting == 210_000 and full.samples.n_sculpting >= 760_000
+    assert default.jsd_bins == full.jsd_bins == 8
+    for preset in ("smoke", "demo"):
+        assert 0 < load_study_config(CONFIG, preset).samples.n_sculpting <= 6000
+    scans = [m for m in default.models if model_spec(m).penalty_weight is not None]
+    assert {scan_model_name(p, w) for p in ("mode0", "disco") for w in (1, 10, 100)} <= set(scans)
+    assert len([m for m in load_study_config(CONFIG, "smoke").models if m not in MODELS]) <= 2
+    # The talk's VICReg weights as a preset option, alone or with a size.
+    talk = {"sim_weight": 1.0, "var_weight": 1.0, "cov_weight": 5.0}
+    assert load_study_config(CONFIG, "talk").pretrain.loss.kwargs == talk
+    demo_talk = load_study_config(CONFIG, "demo+talk")
+    assert demo_talk.pretrain.loss.kwargs == talk and demo_talk.samples.n_wide == 3000
     vicreg = {"sim_weight": 25.0, "var_weight": 25.0, "cov_weight": 1.0}
-    for preset in (None, *PRESETS):  # one place for the VICReg weights, the same in every preset
+    for preset in (None, *PRESETS):  # one place for the VICReg weights, the same in every size preset
         loss = load_study_config(CONFIG, preset).pretrain.loss
         assert (loss.name, loss.kwargs) == ("vicreg", vicreg)
     assert default.barlow_kwargs == {"off_diagonal_weight": 0.1}
@@ -295,11 +384,16 @@ def test_presets_and_config_errors():
         (["pretrain.loss.name=ntxent"], "pretrain.loss.name='ntxent'"),
         (["working_points=0.5,1.5"], "working_points"),
         (["positives=augment", "augmentations="], "augments the views"),
+        (["models=mode0_flat_wten"], "unknown \\['mode0_flat_wten'\\]"),
+        (["partner_mass=close"], "partner_mass="),
+        (["claims.threshold=0"], "claims.threshold"),
+        (["penalty_scan.mode_kwargs.bins=4"], "penalty_scan \\(mode0_flat_w10\\)"),
     ):
         with pytest.raises(ConfigError, match=message):
             run_study(apply_study_overrides(smoke, overrides), "/nonexistent/never/written")
-    with pytest.raises(ConfigError, match="no preset"):
-        load_study_config(CONFIG, "huge")
+    for preset in ("huge", "demo+full", "demo+loud"):
+        with pytest.raises(ConfigError, match="no preset"):
+            load_study_config(CONFIG, preset)
 
 
 def test_pretrain_loss_kwargs_set_on_the_command_line_reach_the_pretraining_run(
