@@ -284,11 +284,43 @@ def write_report(
         tmp.write_text(json.dumps(metrics, indent=1, allow_nan=False))
 
     shown = {model: entry for model, entry in summary.items() if not model.startswith(NOISY_PREFIX)}
-    figures = {}
+    headline = _headline_quantities(analysis, working_points)
+    figures = _figures(out, analysis, shown, headline, working_points)
+    lines = _report_lines(
+        config,
+        analysis,
+        claims,
+        headline,
+        shown,
+        working_points,
+        samples,
+        pairs,
+        pair_quality,
+        pretraining_health,
+    )
+    lines += [
+        "",
+        "Plots: " + ", ".join(f"[{name}]({name})" for name in figures) + ", per-jet scores: "
+        "[test_scores.root](test_scores.root).",
+        "",
+    ]
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(lines))
+    return metrics
+
+
+def _headline_quantities(analysis: Mapping[str, Any], working_points: Sequence[float]) -> list[str]:
+    """The quantities of the headline figures: the change at the first Z' working point and at the
+    first matched QCD working point."""
     quantities = [q for q in analysis.get("quantities", []) if q != "auc"]
-    headline = [q for q in quantities if q.endswith(f"_{working_points[0]:g}")][:1] + [
+    return [q for q in quantities if q.endswith(f"_{working_points[0]:g}")][:1] + [
         q for q in quantities if q.startswith("change_qcd_at_qcd_")
     ][:1]
+
+
+def _figures(out: Path, analysis, shown, headline, working_points) -> dict[str, Path]:
+    """Write the report's PNG plots; returns name -> path."""
+    figures = {}
     for quantity in headline:
         name = f"frontier_{quantity}.png"
         figures[name] = plots.plot_frontier(
@@ -322,17 +354,32 @@ def write_report(
     )
     if (out / "pair_differences.png").is_file():
         figures["pair_differences.png"] = out / "pair_differences.png"
+    return figures
 
+
+def _report_lines(
+    config,
+    analysis,
+    claims,
+    headline,
+    shown,
+    working_points,
+    samples,
+    pairs,
+    pair_quality,
+    pretraining_health,
+) -> list[str]:
+    """report.md without its list of plots: claims, headline figures, the measurement table, the
+    signed changes, samples and pairs, pretraining health."""
     seeds = ", ".join(map(str, config.get("seeds", [])))
-    bootstrap = analysis.get("bootstrap", {})
     lines = [f"# {config.get('name', 'study')} report", ""]
     if claims:
         lines += [
             "## Claims",
             "",
             f"Rule, fixed before the run: {claims[0].rule}. Errors: paired bootstrap over the test jets "
-            f"({bootstrap.get('n_resamples')} resamples, stratified by label, the same jets for every model) "
-            "combined with the spread over seeds.",
+            f"({analysis.get('bootstrap', {}).get('n_resamples')} resamples, stratified by label, the same "
+            "jets for every model) combined with the spread over seeds.",
             "",
             *claims_markdown(claims),
             "",
@@ -366,16 +413,7 @@ def write_report(
         "",
         *_pair_lines(pairs, pair_quality or {}),
     ]
-    lines += _health_lines(pretraining_health or {})
-    lines += [
-        "",
-        "Plots: " + ", ".join(f"[{name}]({name})" for name in figures) + ", per-jet scores: "
-        "[test_scores.root](test_scores.root).",
-        "",
-    ]
-    with atomic_path(out / "report.md") as tmp:
-        tmp.write_text("\n".join(lines))
-    return metrics
+    return lines + _health_lines(pretraining_health or {})
 
 
 def digest(metrics: Mapping[str, Any]) -> list[str]:
