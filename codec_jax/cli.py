@@ -471,6 +471,55 @@ def _run_compare(args: argparse.Namespace) -> None:
     print(f"comparison: {args.out}/comparison.md")
 
 
+# --------------------------------------------------------------------------- predict
+def _add_predict(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="apply a trained run to ROOT files and write its per-jet scores to a ROOT file",
+        description="Score every jet of the input ROOT files (codec_jax schema) with a trained run, "
+        "reading CHUNK jets at a time with the run's own input preparation. Writes TTree 'scores' "
+        "(score, probability for BCE taggers, latent_<i> with --latent, file_index, entry and the "
+        "observer branches), one entry per input jet in input order, atomically.",
+    )
+    parser.add_argument(
+        "run", help="trained run directory (fine-tuned or supervised; pretraining with --latent)"
+    )
+    parser.add_argument(
+        "--data", nargs="+", required=True, metavar="FILE", help="input ROOT files or quoted glob patterns"
+    )
+    parser.add_argument("--out", required=True, help="output ROOT file")
+    parser.add_argument(
+        "--observers",
+        default="",
+        metavar="BRANCHES",
+        help="comma-separated input branches to copy, e.g. jet_pt,jet_msd,label",
+    )
+    parser.add_argument("--latent", action="store_true", help="also write the encoder's representation")
+    parser.add_argument("--chunk", type=int, default=50_000, help="jets read at a time (default: 50000)")
+    parser.add_argument("--tree", default="jets", help="input TTree (default: jets)")
+    parser.set_defaults(handler=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> None:
+    from codec_jax.inference import predict_files
+
+    observers = tuple(name.strip() for name in args.observers.split(",") if name.strip())
+    summary = predict_files(
+        args.run,
+        args.data,
+        args.out,
+        observers=observers,
+        latent=args.latent,
+        chunk_size=args.chunk,
+        tree=args.tree,
+    )
+    rate = summary.n_jets / max(summary.seconds, 1e-9)
+    print(
+        f"wrote {summary.out}: {summary.n_jets} jets from {len(summary.files)} file(s), branches "
+        f"{', '.join(summary.branches)} ({summary.seconds:.1f} s, {rate:.0f} jets/s)"
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 _SUBCOMMANDS = (
     _add_generate,
@@ -482,6 +531,7 @@ _SUBCOMMANDS = (
     _add_pair,
     _add_run,
     _add_compare,
+    _add_predict,
 )
 
 

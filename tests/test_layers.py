@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("codec_jax.data",),
     ("codec_jax.pairing", "codec_jax.baselines"),
     ("codec_jax.train",),
+    ("codec_jax.inference",),
     ("codec_jax.studies.common",),
     ("codec_jax.studies.mack", "codec_jax.studies.codec_tagging", "codec_jax.studies.codec_mass"),
     ("codec_jax.studies",),
@@ -114,5 +115,5 @@ def test_the_layer_check_catches_an_upward_import(tmp_path):
     fake.parent.mkdir(parents=True)
     fake.write_text("from codec_jax.train import fit\n")
     assert _unit("codec_jax.data.bad")[1] < _unit(next(iter(_imports(fake))))[1]
-    assert _unit("codec_jax.studies.mack.study") == ("codec_jax.studies.mack", 7)
+    assert _unit("codec_jax.studies.mack.study") == ("codec_jax.studies.mack", 8)
     assert _unit("codec_jax.studies.common.summary")[1] < _unit("codec_jax.studies.codec_tagging")[1]

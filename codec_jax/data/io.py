@@ -56,6 +56,7 @@ __all__ = [
     "JETNET_TYPES",
     "write_root",
     "read_root",
+    "root_entries",
     "read_jetnet",
     "write_jetnet",
     "load_sample",
@@ -195,6 +196,7 @@ def read_root(
     *,
     max_particles: int | None = None,
     tree: str = "jets",
+    entry_start: int | None = None,
     entry_stop: int | None = None,
 ) -> JetSample:
     """Read a ROOT file written by :func:`write_root` (or any file with that schema).
@@ -204,7 +206,8 @@ def read_root(
         max_particles: pad/truncate constituents to this many (default: the largest
             multiplicity in the file). Truncation keeps the leading (highest-pT) particles.
         tree: TTree name.
-        entry_stop: read only the first ``entry_stop`` jets.
+        entry_start, entry_stop: read only the jets ``entry_start <= i < entry_stop`` (a chunk of
+            a large file; default: from the first / up to the last).
 
     Returns:
         A :class:`JetSample` with absolute features ``("pt", "eta", "phi", "energy")``,
@@ -225,9 +228,12 @@ def read_root(
         extra_names = [name for name in ttree.keys() if name.startswith(_EXTRA_PREFIX)]
         arrays = ttree.arrays(
             particle_branches + list(JET_BRANCHES.values()) + extra_names,
+            entry_start=entry_start,
             entry_stop=entry_stop,
             library="ak",
         )
+        if len(arrays) == 0:
+            raise DataError(f"{path}: no entries in [{entry_start}, {entry_stop}) of TTree {tree!r}")
         metadata: dict = {}
         if "metadata" in file:
             try:
@@ -257,6 +263,19 @@ def read_root(
     extra = {name[len(_EXTRA_PREFIX) :]: ak.to_numpy(arrays[name]) for name in extra_names}
     metadata = {**metadata, "source": str(path)}
     return JetSample.from_arrays(parts, mask, ABSOLUTE_FEATURES, jets, extra=extra, metadata=metadata)
+
+
+def root_entries(path: str | os.PathLike, *, tree: str = "jets") -> int:
+    """The number of jets (entries of TTree ``tree``) in a ROOT file, without reading them.
+
+    Raises:
+        DataError: missing or unreadable file, or no TTree ``tree`` (the message names the file).
+    """
+
+    path = Path(path)
+    file, ttree = _open_tree(path, tree)
+    with file:
+        return int(ttree.num_entries)
 
 
 # --------------------------------------------------------------------------- JetNet HDF5

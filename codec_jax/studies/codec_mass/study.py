@@ -22,6 +22,7 @@ import numpy as np
 
 from codec_jax import config as config_lib
 from codec_jax.errors import ConfigError
+from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.studies.codec_mass.report import (
     FIXED,
     response_metrics,
@@ -31,7 +32,6 @@ from codec_jax.studies.codec_mass.report import (
 from codec_jax.studies.codec_mass.sets import MASS_SETS, MassSets, from_reference_pt, mass_sets
 from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir
 from codec_jax.studies.common.config import study_to_json
-from codec_jax.studies.common.evaluation import ClassifierScorer
 
 __all__ = [
     "FIXED",

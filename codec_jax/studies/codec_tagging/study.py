@@ -49,6 +49,7 @@ import numpy as np
 from codec_jax import config as config_lib
 from codec_jax.data.io import load_sample
 from codec_jax.errors import ConfigError
+from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.jets import concatenate
 from codec_jax.pairing import load_pairs, save_pairs
 from codec_jax.pairing.same_class import same_class_pairs
@@ -74,7 +75,6 @@ from codec_jax.studies.codec_tagging.report import write_tagging_report
 from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir, pretrain_once
 from codec_jax.studies.common.codec_samples import codec_sets
 from codec_jax.studies.common.config import study_to_json
-from codec_jax.studies.common.evaluation import ClassifierScorer
 from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
 
 __all__ = ["SAMPLE_CODES", "penalty_batch", "run_codec_tagging"]

@@ -21,8 +21,8 @@ import numpy as np
 from codec_jax import config as config_lib
 from codec_jax.errors import ConfigError
 from codec_jax.files import atomic_path
+from codec_jax.inference.scoring import read_run_items
 from codec_jax.studies.common.config import study_to_json
-from codec_jax.studies.common.evaluation import read_run_items
 from codec_jax.train.runs import finetune, pretrain
 
 __all__ = ["prepare_study_dir", "run_dir_name", "pretrain_once", "finetune_and_score"]
@@ -77,7 +77,7 @@ def finetune_and_score(
     """Train a classifier or regression (:func:`codec_jax.train.runs.finetune`) into ``run_dir``
     and store ``score(params, items)`` -- a dict of arrays, e.g. test-set scores -- as
     ``run_dir/scores.npz``; reuse that file if it exists. ``items`` are the run's checkpoint JSON
-    items (:func:`codec_jax.studies.common.evaluation.read_run_items`). The returned dict also holds
+    items (:func:`codec_jax.inference.scoring.read_run_items`). The returned dict also holds
     ``train_seconds`` (a 0-d array)."""
 
     path = run_dir / "scores.npz"

@@ -1,7 +1,7 @@
 """The report of a nominal/alternate study: ``metrics.json``, ``report.md`` and the plots.
 
 ``runs`` is ``{model: {seed: metrics}}`` with the per-classifier metrics of
-:func:`codec_jax.studies.common.evaluation.robustness_metrics`. :func:`summarize` reduces every scalar
+:func:`codec_jax.metrics.robustness_metrics`. :func:`summarize` reduces every scalar
 metric over seeds to mean, spread (sample standard deviation, ``ddof=1``; ``None`` for a single
 seed) and the per-seed values; curves are averaged pointwise the same way. Files written::
 

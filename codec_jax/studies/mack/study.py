@@ -41,6 +41,7 @@ from codec_jax import config as config_lib
 from codec_jax import metrics
 from codec_jax.data.io import load_sample, write_root
 from codec_jax.errors import ConfigError, DataError
+from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.jets import JetSample
 from codec_jax.metrics.claims import ClaimRule
 from codec_jax.pairing import find_pairs, load_pairs, save_pairs
@@ -53,7 +54,6 @@ from codec_jax.studies.common.cached_runs import (
     run_dir_name,
 )
 from codec_jax.studies.common.config import study_to_json
-from codec_jax.studies.common.evaluation import ClassifierScorer
 from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
 from codec_jax.studies.mack.analysis import StudyScores, analyse, mack_claims
 from codec_jax.studies.mack.config import (

@@ -21,7 +21,7 @@ from codec_jax.data.pipeline import Standardizer, model_inputs
 from codec_jax.jets import JetSample
 from codec_jax.models import build_model
 
-__all__ = ["ClassifierScorer", "read_run_items"]
+__all__ = ["ClassifierScorer", "read_run_items", "standardised_inputs", "build_run_model"]
 
 
 def read_run_items(run_dir: str | os.PathLike) -> dict[str, dict]:
@@ -48,7 +48,7 @@ class ClassifierScorer:
     def _apply_fn(self, model_config: dict, method: str = "classify") -> Any:
         key = json.dumps({"model": model_config, "method": method}, sort_keys=True)
         if key not in self._apply:
-            model = _build(model_config)
+            model = build_run_model(model_config)
             self._apply[key] = jax.jit(
                 lambda params, x, mask: model.apply({"params": params}, x, mask, method=method)
             )
@@ -56,7 +56,7 @@ class ClassifierScorer:
 
     def _outputs(self, params: Any, items: dict[str, dict], sample: JetSample, method: str) -> np.ndarray:
         """``[n_jets, k]`` float64 outputs of the model's ``method`` on ``sample``."""
-        x, mask = _standardised_inputs(items, sample)
+        x, mask = standardised_inputs(items, sample)
         apply = self._apply_fn(items["config"]["model"], method)
         outputs = []
         for start in range(0, len(x), self.batch_size):
@@ -93,8 +93,8 @@ class ClassifierScorer:
         deviation (VICReg pushes it to >= 1; ~0 is a collapsed embedding)."""
 
         items = read_run_items(run_dir)
-        x, mask = _standardised_inputs(items, sample[:1])
-        params = _build(items["config"]["model"]).init(jax.random.PRNGKey(0), x, mask)["params"]
+        x, mask = standardised_inputs(items, sample[:1])
+        params = build_run_model(items["config"]["model"]).init(jax.random.PRNGKey(0), x, mask)["params"]
         for subtree in ("encoder", "projector"):
             params, _ = restore_encoder(run_dir, params, subtree=subtree)
         representation = self._outputs(params, items, sample, "embed")
@@ -106,7 +106,7 @@ class ClassifierScorer:
         }
 
 
-def _standardised_inputs(items: dict[str, dict], sample: JetSample) -> tuple[np.ndarray, np.ndarray | None]:
+def standardised_inputs(items: dict[str, dict], sample: JetSample) -> tuple[np.ndarray, np.ndarray | None]:
     """The network inputs of ``sample`` as a stored run saw them: ``x`` (``[n, particles,
     features]`` or ``[n, jet_features]``) standardised with the run's statistics, and the particle
     ``mask [n, particles]`` (``None`` for jet-level inputs)."""
@@ -119,7 +119,7 @@ def _standardised_inputs(items: dict[str, dict], sample: JetSample) -> tuple[np.
     return Standardizer.from_json(items["normalisation"]).apply(arrays["x"], mask), mask
 
 
-def _build(model_config: dict) -> Any:
+def build_run_model(model_config: dict) -> Any:
     """The :class:`~codec_jax.models.JetModel` of a stored run config's ``model`` section."""
 
     return build_model(
