@@ -7,13 +7,14 @@ featurizer (edge 64-32-32, node 64-32-32, jet 128-128-64 -> 64) and the 64-64 pr
 a straightforward PyTorch eager implementation written here, which builds ``[B, P, P, 2F]`` pair
 tensors by broadcasting. Both see the same synthetic jets (``P`` slots, between ``P/2`` and ``P``
 real particles) in the same run; timings alternate between the two (``--repeats`` rounds) and the
-median round is reported, so a busy machine disturbs both alike. The Deep Sets encoder's
-throughput is printed for comparison.
+median round is reported, so a busy machine disturbs both alike. The Deep Sets and ParT encoders'
+throughputs (default sizes) are printed for comparison, with their step time relative to the
+Interaction Network's at the same batch.
 
 Usage::
 
     python benchmarks/train_step.py [--batch 1024] [--particles 30] [--steps 5] [--repeats 3]
-                                    [--no-torch] [--json results.json]
+                                    [--no-torch] [--compare deepsets,part] [--json results.json]
 """
 
 from __future__ import annotations
@@ -224,6 +225,11 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true", help="measure codec_jax only")
     parser.add_argument("--no-deepsets", action="store_true", help="skip the Deep Sets comparison")
     parser.add_argument(
+        "--compare",
+        default="deepsets,part",
+        help="other encoders timed on the same views, comma-separated (default: deepsets,part)",
+    )
+    parser.add_argument(
         "--no-naive-jax", action="store_true", help="skip the straightforward (broadcast-pairs) JAX step"
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
@@ -283,18 +289,25 @@ def main() -> None:
         print(f"PyTorch eager (broadcast pairs): {results['torch_interaction_jets_per_s']:10.1f} jets/s")
         print(f"ratio codec_jax / PyTorch:       {results['ratio_jax_over_torch']:10.2f}x  (goal >= 3x)")
 
-    if not args.no_deepsets:
+    comparisons = [
+        name for name in args.compare.split(",") if name and not (args.no_deepsets and name == "deepsets")
+    ]
+    if comparisons:
         del state, batch  # free the Interaction Network buffers first
-        ds_step, ds_state, ds_batch, ds_key, ds_compile = make_jax_step("deepsets", views)
-        ds_times = []
+    for name in comparisons:
+        other_step, other_state, other_batch, other_key, other_compile = make_jax_step(name, views)
+        other_times = []
         for _ in range(args.repeats):
-            seconds, ds_state = time_jax(ds_step, ds_state, ds_batch, ds_key, args.steps)
-            ds_times.append(seconds)
-        results["jax_deepsets_jets_per_s"] = args.batch / statistics.median(ds_times)
-        results["jax_deepsets_compile_s"] = ds_compile
+            seconds, other_state = time_jax(other_step, other_state, other_batch, other_key, args.steps)
+            other_times.append(seconds)
+        del other_state, other_batch
+        results[f"jax_{name}_jets_per_s"] = args.batch / statistics.median(other_times)
+        results[f"jax_{name}_compile_s"] = other_compile
+        ratio = statistics.median(other_times) / statistics.median(jax_times)
+        results[f"step_time_{name}_over_interaction"] = ratio
         print(
-            f"codec_jax Deep Sets (comparison): {results['jax_deepsets_jets_per_s']:10.1f} jets/s "
-            f"(compile {ds_compile:.1f} s)"
+            f"codec_jax {name} (comparison): {results[f'jax_{name}_jets_per_s']:10.1f} jets/s "
+            f"(compile {other_compile:.1f} s); step time {ratio:.2f}x the Interaction Network's"
         )
     results["load_average_1min"] = [load_before, os.getloadavg()[0]]
     print(

@@ -67,6 +67,13 @@ class Standardizer:
         std = np.where(std < _MIN_STD, 1.0, std)
         return cls(tuple(feature_names), rows.mean(axis=0).astype(np.float32), std.astype(np.float32))
 
+    @classmethod
+    def identity(cls, feature_names: Sequence[str]) -> Standardizer:
+        """The standardisation that changes nothing (mean 0, std 1), for encoders that need the
+        physical features (``models.standardizes_inputs``)."""
+        n = len(tuple(feature_names))
+        return cls(tuple(feature_names), np.zeros(n, np.float32), np.ones(n, np.float32))
+
     def apply(self, x: Any, mask: Any = None) -> Any:
         """Standardise ``x [..., F]`` (NumPy or JAX, also inside ``jit``); zero where ``~mask``."""
         xp = jnp if isinstance(x, jax.Array) else np

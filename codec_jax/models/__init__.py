@@ -9,12 +9,21 @@ from codec_jax.models.encoders import (
     EdgeMessages,
     InteractionNetwork,
     JetFeatureMLP,
+    MaskedTransformer,
     ParticleTransformer,
     knn_indices,
 )
 from codec_jax.models.heads import PredictionHead, Projector
 from codec_jax.models.layers import MLP, PairDense, masked_mean, masked_sum, zero_padding
-from codec_jax.models.model import ENCODERS, JetModel, build_model, encoder_names, register_encoder
+from codec_jax.models.model import (
+    ENCODERS,
+    JetModel,
+    build_model,
+    encoder_names,
+    register_encoder,
+    standardizes_inputs,
+)
+from codec_jax.models.part import PAIRWISE_FEATURES, ParT, pairwise_features
 
 __all__ = [
     "DeepSets",
@@ -25,6 +34,9 @@ __all__ = [
     "JetFeatureMLP",
     "JetModel",
     "MLP",
+    "MaskedTransformer",
+    "PAIRWISE_FEATURES",
+    "ParT",
     "PairDense",
     "ParticleTransformer",
     "PredictionHead",
@@ -34,6 +46,8 @@ __all__ = [
     "knn_indices",
     "masked_mean",
     "masked_sum",
+    "pairwise_features",
     "register_encoder",
+    "standardizes_inputs",
     "zero_padding",
 ]

@@ -14,6 +14,7 @@ Particle feature order follows :data:`codec_jax.jets.RELATIVE_FEATURES`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -28,6 +29,7 @@ __all__ = [
     "InteractionNetwork",
     "EdgeMessages",
     "EdgeConv",
+    "MaskedTransformer",
     "ParticleTransformer",
     "knn_indices",
 ]
@@ -257,8 +259,11 @@ class _TransformerBlock(nn.Module):
         return h + update
 
 
-class ParticleTransformer(nn.Module):
+class MaskedTransformer(nn.Module):
     """Masked transformer encoder over particles (no positional encoding: a set function).
+
+    A plain transformer: no pairwise interaction features and no class attention -- that is ParT
+    (:class:`codec_jax.models.part.ParT`, encoder ``"part"``).
 
     Particles are embedded by a Dense layer (``embed_dim``), pass ``num_layers`` pre-LayerNorm
     self-attention blocks in which padded particles are masked out as keys, are averaged over real
@@ -275,7 +280,7 @@ class ParticleTransformer(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, mask: jax.Array) -> jax.Array:
-        _check_particles("ParticleTransformer", x, mask)
+        _check_particles(type(self).__name__, x, mask)
         x = zero_padding(x, mask)
         h = nn.Dense(self.embed_dim, name="embed")(x)
         key_mask = mask[:, None, None, :]  # [batch, heads=1, queries=1, keys]
@@ -283,3 +288,16 @@ class ParticleTransformer(nn.Module):
             h = _TransformerBlock(self.num_heads, self.mlp_dim, name=f"block_{layer}")(h, key_mask)
         pooled = nn.LayerNorm(name="final_norm")(masked_mean(h, mask))
         return nn.Dense(self.output_dim, name="output")(pooled)
+
+
+class ParticleTransformer(MaskedTransformer):
+    """Deprecated name of :class:`MaskedTransformer` (readers took it for ParT); same parameters."""
+
+    def __post_init__(self) -> None:
+        warnings.warn(
+            "codec_jax.models.ParticleTransformer is deprecated: it is a plain masked transformer, now "
+            "MaskedTransformer (encoder 'transformer'); the Particle Transformer is ParT (encoder 'part')",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        super().__post_init__()

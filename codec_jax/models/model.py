@@ -18,11 +18,12 @@ from codec_jax.models.encoders import (
     EdgeConv,
     InteractionNetwork,
     JetFeatureMLP,
-    ParticleTransformer,
+    MaskedTransformer,
 )
 from codec_jax.models.heads import PredictionHead, Projector
+from codec_jax.models.part import ParT
 
-__all__ = ["JetModel", "build_model", "register_encoder", "encoder_names", "ENCODERS"]
+__all__ = ["JetModel", "build_model", "register_encoder", "encoder_names", "ENCODERS", "standardizes_inputs"]
 
 #: Encoder name -> Flax module class. ``"pfn"`` is an alias of ``"deepsets"``.
 ENCODERS: dict[str, type[nn.Module]] = {
@@ -31,8 +32,19 @@ ENCODERS: dict[str, type[nn.Module]] = {
     "pfn": DeepSets,
     "interaction": InteractionNetwork,
     "edgeconv": EdgeConv,
-    "transformer": ParticleTransformer,
+    "transformer": MaskedTransformer,
+    "part": ParT,
 }
+
+
+def standardizes_inputs(encoder: str) -> bool:
+    """Whether the engine standardises the inputs of ``encoder`` (per feature ``(x - mean) / std``).
+
+    False for encoders that need the physical features (class attribute ``standardize_inputs =
+    False``, e.g. ParT, whose pairwise features are logarithms of momenta); their runs store an
+    identity standardisation. Unknown names count as True (:func:`build_model` reports them).
+    """
+    return bool(getattr(ENCODERS.get(encoder), "standardize_inputs", True))
 
 
 def register_encoder(name: str, encoder_class: type[nn.Module], *, overwrite: bool = False) -> None:

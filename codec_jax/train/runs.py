@@ -39,7 +39,7 @@ from codec_jax.data.pipeline import (
 )
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JetSample
-from codec_jax.models import build_model
+from codec_jax.models import build_model, standardizes_inputs
 from codec_jax.pairing import load_pairs
 from codec_jax.train import optim, steps
 from codec_jax.train.loop import FitResult, fit, run_keys
@@ -106,6 +106,15 @@ def _feature_names(config: config_lib.Config) -> tuple[str, ...]:
     return (
         tuple(config.data.jet_features) if config.data.inputs == "jets" else ("pt_rel", "eta_rel", "phi_rel")
     )
+
+
+def _fitted_standardizer(config: config_lib.Config, x: np.ndarray, mask: np.ndarray | None) -> Standardizer:
+    """The feature standardisation fitted on the training rows, or the identity for an encoder that
+    needs the physical features (:func:`codec_jax.models.standardizes_inputs`, e.g. ParT)."""
+    names = _feature_names(config)
+    if not standardizes_inputs(config.model.encoder):
+        return Standardizer.identity(names)
+    return Standardizer.fit(x, mask, names)
 
 
 def _model_and_params(setup: _RunSetup, x: np.ndarray, mask: np.ndarray | None) -> tuple[Any, Any]:
@@ -242,7 +251,7 @@ def pretrain(
         load_validation=lambda: _pretrain_validation_views(config),
     )
     x, mask = setup.train["x_a"], setup.train.get("mask_a")
-    standardizer = Standardizer.fit(x, mask, _feature_names(config))
+    standardizer = _fitted_standardizer(config, x, mask)
     model, params = _model_and_params(setup, x, mask)
     tx = _base_optimizer(setup)
     shared = {"augment_fn": augment_fn, "preprocess": standardizer.apply}
@@ -335,7 +344,7 @@ def _finetune_standardizer(
     on the training rows."""
     names = _feature_names(config)
     if normalisation is None:
-        return Standardizer.fit(train["x"], train.get("mask"), names)
+        return _fitted_standardizer(config, train["x"], train.get("mask"))
     standardizer = Standardizer.from_json(normalisation)
     if standardizer.feature_names != names:
         raise DataError(

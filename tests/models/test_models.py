@@ -25,6 +25,14 @@ PARTICLE_ENCODERS = {
     "interaction": {},  # the MACK defaults, as the fast-vs-naive test checks them
     "edgeconv": {"num_neighbors": 3, "block_dims": ((16, 16), (16,)), "jet_dims": (16,), "output_dim": 8},
     "transformer": {"embed_dim": 16, "num_heads": 2, "num_layers": 2, "mlp_dim": 32, "output_dim": 8},
+    "part": {
+        "embed_dim": 16,
+        "num_heads": 2,
+        "num_layers": 2,
+        "mlp_dim": 32,
+        "pair_dims": (8,),
+        "output_dim": 8,
+    },
 }
 
 
@@ -120,7 +128,9 @@ def test_jet_feature_mlp_without_projector_or_head():
 
 
 def test_build_model_rejects_bad_configuration():
-    assert {"mlp", "deepsets", "pfn", "interaction", "edgeconv", "transformer"} <= set(encoder_names())
+    assert {"mlp", "deepsets", "pfn", "interaction", "edgeconv", "transformer", "part"} <= set(
+        encoder_names()
+    )
     with pytest.raises(ConfigError, match="unknown encoder 'gnn'"):
         build_model("gnn")
     with pytest.raises(ConfigError, match="edge_width"):
@@ -149,7 +159,7 @@ def test_padding_values_and_extra_padded_slots_do_not_matter(models, name):
     x_garbage = np.where(MASK[..., None], X, garbage)
     np.testing.assert_array_equal(_embed(model, params, x_garbage, MASK), reference)
     # Five more padded slots: the same jets, so the same representation. This fails if padded
-    # particles act as senders (interaction), neighbours (edgeconv) or keys (transformer).
+    # particles act as senders (interaction), neighbours (edgeconv) or keys (transformer, part).
     x_wide = np.concatenate([X, np.zeros((BATCH, 5, FEATURES), np.float32)], axis=1)
     mask_wide = np.concatenate([MASK, np.zeros((BATCH, 5), bool)], axis=1)
     np.testing.assert_allclose(_embed(model, params, x_wide, mask_wide), reference, rtol=1e-5, atol=1e-6)
