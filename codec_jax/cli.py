@@ -11,9 +11,13 @@ subcommand is docs/cli.md (a test keeps it in step with this parser).
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
+from codec_jax import termination
 from codec_jax.errors import CodecJaxError
 
 __all__ = ["main", "build_parser"]
@@ -113,6 +117,10 @@ def _run_generate(args: argparse.Namespace) -> None:
     )
     if (args.same_events_alternate is None) != (args.alternate_out is None):
         raise ConfigError("--same-events-alternate and --alternate-out go together")
+    if args.alternate_out is not None:
+        from codec_jax.files import refuse_overwriting_inputs
+
+        refuse_overwriting_inputs([args.out], files=[args.alternate_out])  # the two outputs differ
     if args.same_events_alternate is not None:
         paths = generate_same_events_to_files(
             config,
@@ -197,7 +205,9 @@ def _add_flatten(subparsers: argparse._SubParsersAction) -> None:
 def _run_flatten(args: argparse.Namespace) -> None:
     from codec_jax.data.flat import flatten, write_flat_outputs
     from codec_jax.data.io import read_root
+    from codec_jax.files import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([args.signal, args.background], directories=[args.out])
     signal = read_root(args.signal)
     background = read_root(args.background)
     flat = flatten(
@@ -244,7 +254,9 @@ def _add_ddt(subparsers: argparse._SubParsersAction) -> None:
 def _run_ddt(args: argparse.Namespace) -> None:
     from codec_jax.baselines.ddt import build_ddt_map
     from codec_jax.data.io import read_root
+    from codec_jax.files import refuse_overwriting_inputs
 
+    refuse_overwriting_inputs([args.background], files=[args.out, args.plot])
     ddt_map = build_ddt_map(
         read_root(args.background),
         quantile=args.quantile,
@@ -381,8 +393,13 @@ def _run_pair(args: argparse.Namespace) -> None:
 
     from codec_jax.data.io import read_jetnet, read_root
     from codec_jax.emd import EMDSettings
+    from codec_jax.files import refuse_overwriting_inputs
     from codec_jax.pairing import PairingConfig, find_pairs, save_pairs
     from codec_jax.pairing.plots import plot_pair_emd
+
+    refuse_overwriting_inputs(
+        [args.nominal, args.alternate], files=[args.out, Path(args.out).with_suffix(".png")]
+    )
 
     def read(path: str):
         if Path(path).suffix in (".h5", ".hdf5"):
@@ -552,8 +569,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _sigterm_handler(main_pid: int):
+    """SIGTERM in the process that installed the handler: a stop request that a running training
+    loop answers at its next step (:mod:`codec_jax.termination`), or :class:`~codec_jax.termination.
+    Terminated` raised at once; a forked worker (which inherits handlers) dies of SIGTERM as usual,
+    so pools can still terminate their workers."""
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        if not termination.request_stop():  # no training loop running: stop right here
+            raise termination.Terminated()
+
+    return handler
+
+
 def _error_line(error: BaseException) -> str:
     """The one-line message printed for a user error."""
+    if isinstance(error, termination.Terminated):
+        return "terminated (SIGTERM); rerun with --resume to continue from the last checkpoint"
     if isinstance(error, KeyboardInterrupt):
         return "interrupted"
     if isinstance(error, OSError):
@@ -567,6 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0, or 2 for a user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    # SIGTERM is handled like Ctrl-C: the exception unwinds through the same clean-up (atomic
+    # writes removed, the last finished checkpoint kept) and ends in one line (main thread only).
+    termination.reset()
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _sigterm_handler(os.getpid())) if in_main_thread else None
     try:
         args.handler(args)
     except (CodecJaxError, OSError, KeyboardInterrupt) as error:
@@ -574,6 +615,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"codec-jax {args.command}: error: {_error_line(error)}", file=sys.stderr)
         return 2
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     return 0
 
 

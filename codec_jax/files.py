@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
-from codec_jax.errors import DataError
+from codec_jax.errors import ConfigError, DataError
 
-__all__ = ["atomic_path", "describe_os_error"]
+__all__ = ["atomic_path", "describe_os_error", "refuse_overwriting_inputs"]
 
 
 class atomic_path:  # noqa: N801 - used as a context manager, reads like a function
@@ -64,3 +65,43 @@ def describe_os_error(error: OSError, target: str | os.PathLike | None = None) -
     if getattr(error, "filename2", None):
         reason += f" (-> {error.filename2})"
     return f"{subject}: {reason}"
+
+
+def refuse_overwriting_inputs(
+    inputs: Iterable[str | os.PathLike],
+    *,
+    files: Iterable[str | os.PathLike | None] = (),
+    directories: Iterable[str | os.PathLike | None] = (),
+) -> None:
+    """Refuse, before any work, outputs that would overwrite an input.
+
+    Paths are compared after resolving symlinks. An output file may not be an input; an output
+    directory may not contain an input (at any depth) nor be one.
+
+    Args:
+        inputs: the files (or directories) a command reads.
+        files: the files it will write (``None`` entries are skipped).
+        directories: the directories it will write into.
+
+    Raises:
+        ConfigError: naming the output and the input it would overwrite.
+    """
+
+    resolved = [(Path(path), Path(path).expanduser().resolve()) for path in inputs]
+    for output in files:
+        if output is None:
+            continue
+        target = Path(output).expanduser().resolve()
+        for given, source in resolved:
+            if target == source:
+                raise ConfigError(f"the output {output} is the input {given}: it would be overwritten")
+    for output in directories:
+        if output is None:
+            continue
+        target = Path(output).expanduser().resolve()
+        for given, source in resolved:
+            if target == source or target in source.parents:
+                raise ConfigError(
+                    f"the output directory {output} contains the input {given}: its files could be "
+                    "overwritten; choose another directory"
+                )

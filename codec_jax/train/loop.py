@@ -25,7 +25,7 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from codec_jax import parallel
+from codec_jax import parallel, termination
 from codec_jax.checkpoint import Checkpointer, Restored
 from codec_jax.data.pipeline import iterate_batches, num_batches
 from codec_jax.errors import CodecJaxError, DataError
@@ -247,6 +247,7 @@ class _EpochRunner:
         for batch in iterate_batches(self.train_arrays, self.batch_size, key=key, mesh=self.mesh):
             state, metrics = self.train_jit(state, batch, self.keys["step"])
             per_step.append(metrics)
+            termination.check()  # a safe point: SIGTERM stops here, the last checkpoint intact
         means, losses = _mean_metrics(per_step, "train")
         if not np.all(np.isfinite(losses)):
             bad = int(np.argmin(np.isfinite(losses)))
@@ -337,7 +338,7 @@ def fit(
     first_epoch = epochs + 1 if done.stopped_early else done.epoch + 1
 
     state = parallel.replicate(state, mesh)
-    with jax.set_mesh(mesh), _waiting_for(checkpointer):
+    with jax.set_mesh(mesh), _waiting_for(checkpointer), termination.safe_points():
         validates = eval_step is not None and validation_arrays is not None
         runner = _EpochRunner(
             train_jit=jit_train_step(train_step, mesh),

@@ -13,6 +13,7 @@ from pathlib import Path
 from codec_jax import config as config_lib
 from codec_jax.checkpoint import CHECKPOINT_SUBDIR
 from codec_jax.errors import ConfigError
+from codec_jax.files import refuse_overwriting_inputs
 
 __all__ = ["CONFIG_FILE", "check_run_dir", "write_config"]
 
@@ -35,9 +36,13 @@ def check_run_dir(out: str | os.PathLike, config: config_lib.Config, resume: boo
     """The run directory ``out``, after checking that it may be used.
 
     Raises:
-        ConfigError: not resuming and ``out`` already holds a run; resuming and ``out`` has no
-            ``config.json``, or its config differs from ``config`` (the differing keys are named).
+        ConfigError: ``out`` is, or contains, one of the run's input files; not resuming and
+            ``out`` already holds a run; resuming and ``out`` has no ``config.json``, or its config
+            differs from ``config`` (the differing keys are named).
     """
+    data = config.data
+    inputs = [*data.train, *data.validation, *data.alternate, *([data.pairs] if data.pairs else [])]
+    refuse_overwriting_inputs(inputs, directories=[out])
     run_dir = Path(out)
     config_path = run_dir / CONFIG_FILE
     if not resume:
