@@ -51,7 +51,6 @@ def inputs(tmp_path):
 
 def _commands(folder: Path) -> dict[str, list[str]]:
     a, b = folder / "a.root", folder / "b.root"
-    run = [*_sets(*TINY, "training.epochs=1", f"data.train={a}", "data.background_only=false")]
     return {
         "flatten": ["flatten", "--signal", str(a), "--background", str(b), "--out", str(folder)],
         "ddt": ["ddt", "--background", str(a), "--out", str(a)],
@@ -67,27 +66,8 @@ def _commands(folder: Path) -> dict[str, list[str]]:
             "--out",
             str(b),
         ],
-        "pretrain": [
-            "pretrain",
-            "--config",
-            "configs/example_pretrain.py",
-            "--preset",
-            "smoke",
-            *run,
-            "--out",
-            str(folder),
-        ],
-        "finetune": [
-            "finetune",
-            "--config",
-            "configs/example_finetune.py",
-            "--preset",
-            "smoke",
-            *run,
-            *_sets("finetune.level=full"),
-            "--out",
-            str(folder),
-        ],
+        "pretrain": _engine_argv("pretrain", a, folder, epochs=1),
+        "finetune": _engine_argv("finetune", a, folder, epochs=1, extra=("finetune.level=full",)),
         "predict": ["predict", str(folder), "--data", str(a), "--out", str(a)],
         "generate": [
             "generate",
@@ -131,18 +111,23 @@ def test_symlinks_are_resolved(tmp_path):
     refuse_overwriting_inputs([target], files=[tmp_path / "other.root"], directories=[tmp_path / "sub"])
 
 
-def _pretrain_argv(data: Path, out: Path, epochs: int) -> list[str]:
-    overrides = [*TINY, f"data.train={data}", "data.background_only=false", f"training.epochs={epochs}"]
-    return [
-        "pretrain",
-        "--config",
-        "configs/example_pretrain.py",
-        "--preset",
-        "smoke",
-        *_sets(*overrides),
-        "--out",
-        str(out),
+def _engine_argv(
+    command: str, data: Path, out: Path, *, epochs: int, extra: tuple[str, ...] = ()
+) -> list[str]:
+    """``codec-jax pretrain|finetune`` of the tiny Deep Sets model on ``data``."""
+    overrides = [
+        *TINY,
+        f"data.train={data}",
+        "data.background_only=false",
+        f"training.epochs={epochs}",
+        *extra,
     ]
+    config = f"configs/example_{command}.py"
+    return [command, "--config", config, "--preset", "smoke", *_sets(*overrides), "--out", str(out)]
+
+
+def _pretrain_argv(data: Path, out: Path, epochs: int) -> list[str]:
+    return _engine_argv("pretrain", data, out, epochs=epochs)
 
 
 def _final_params(out: Path):
