@@ -49,11 +49,25 @@ __all__ = [
     "from_dict",
     "to_dict",
     "to_json",
+    "check_values",
+    "StrictFields",
 ]
 
 
+class StrictFields:
+    """Base of every config dataclass: assigning an attribute that is not a field raises
+    :class:`ConfigError` (a typo such as ``config.training.epochz = 3`` in a config file would
+    otherwise be accepted and ignored)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        fields = getattr(type(self), "__dataclass_fields__", {})
+        if name not in fields:
+            raise ConfigError(f"{type(self).__name__} has no field {name!r}; fields: {sorted(fields)}")
+        object.__setattr__(self, name, value)
+
+
 @dataclasses.dataclass
-class ModelConfig:
+class ModelConfig(StrictFields):
     """Network (see :func:`codec_jax.models.build_model`).
 
     encoder: architecture name; encoder_kwargs: its keyword arguments; projector_dims: widths of
@@ -69,7 +83,7 @@ class ModelConfig:
 
 
 @dataclasses.dataclass
-class DataConfig:
+class DataConfig(StrictFields):
     """Input files and how they become batches.
 
     train: ROOT files of the (nominal) training sample; validation: ROOT files for validation, or
@@ -97,7 +111,7 @@ class DataConfig:
 
 
 @dataclasses.dataclass
-class LossConfig:
+class LossConfig(StrictFields):
     """Training objective.
 
     name: ``vicreg``, ``barlow_twins`` or ``ntxent`` (pretraining); ``bce`` or
@@ -120,7 +134,7 @@ class LossConfig:
 
 
 @dataclasses.dataclass
-class OptimizerConfig:
+class OptimizerConfig(StrictFields):
     """Optimizer and learning-rate schedule (see :mod:`codec_jax.train.optim`).
 
     name: ``adam`` (AdamW when weight_decay > 0), ``sgd`` or ``lars``; learning_rate: the peak
@@ -141,7 +155,7 @@ class OptimizerConfig:
 
 
 @dataclasses.dataclass
-class TrainingConfig:
+class TrainingConfig(StrictFields):
     """The driver: epochs, batch size (global, over all devices), seed, early-stopping patience
     (epochs without a validation-loss improvement larger than min_delta; 0 = off), how many
     checkpoints to keep, whether to show a progress bar, and the number of devices to use
@@ -158,7 +172,7 @@ class TrainingConfig:
 
 
 @dataclasses.dataclass
-class FinetuneConfig:
+class FinetuneConfig(StrictFields):
     """Fine-tuning level of the pretrained encoder: ``frozen`` (never updated), ``epochs:N``
     (updated during the first N epochs, frozen afterwards) or ``full`` (always updated)."""
 
@@ -166,7 +180,7 @@ class FinetuneConfig:
 
 
 @dataclasses.dataclass
-class Config:
+class Config(StrictFields):
     """One run. ``name`` labels it in logs and reports."""
 
     name: str = "run"
@@ -176,6 +190,43 @@ class Config:
     optimizer: OptimizerConfig = dataclasses.field(default_factory=OptimizerConfig)
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     finetune: FinetuneConfig = dataclasses.field(default_factory=FinetuneConfig)
+
+
+# --------------------------------------------------------------------------- value ranges
+#: (section.field, test, what is expected) for every numeric field with a limited range.
+_RANGES: tuple[tuple[str, Any, str], ...] = (
+    ("model.n_outputs", lambda v: v >= 1, ">= 1"),
+    ("data.validation_fraction", lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+    ("data.max_particles", lambda v: v >= 1, ">= 1"),
+    ("loss.decorrelation_weight", lambda v: v >= 0.0, ">= 0"),
+    ("optimizer.learning_rate", lambda v: v > 0.0, "> 0"),
+    ("optimizer.warmup_epochs", lambda v: v >= 0.0, ">= 0"),
+    ("optimizer.end_fraction", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+    ("optimizer.momentum", lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+    ("optimizer.weight_decay", lambda v: v >= 0.0, ">= 0"),
+    ("optimizer.clip_norm", lambda v: v >= 0.0, ">= 0 (0 = no clipping)"),
+    ("training.epochs", lambda v: v >= 1, ">= 1"),
+    ("training.batch_size", lambda v: v >= 1, ">= 1"),
+    ("training.seed", lambda v: v >= 0, ">= 0"),
+    ("training.patience", lambda v: v >= 0, ">= 0 (0 = no early stopping)"),
+    ("training.min_delta", lambda v: v >= 0.0, ">= 0"),
+    ("training.keep_checkpoints", lambda v: v >= 1, ">= 1"),
+    ("training.devices", lambda v: v >= 0, ">= 0 (0 = all)"),
+)
+
+
+def check_values(config: Config) -> Config:
+    """Check the numeric fields of an engine config against their ranges (:data:`_RANGES`).
+
+    Returns ``config``. Raises:
+        ConfigError: the first field out of range, named with its value and the expected range.
+    """
+    for key, test, expected in _RANGES:
+        section, field = key.split(".")
+        value = getattr(getattr(config, section), field)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not test(value):
+            raise ConfigError(f"{key}={value!r} is out of range: expected {expected}")
+    return config
 
 
 # --------------------------------------------------------------------------- loading

@@ -85,3 +85,50 @@ def test_config_file_errors(tmp_path):
     wrong_type.write_text("def get_config(preset=None):\n    return {'epochs': 3}\n")
     with pytest.raises(ConfigError, match="returned dict"):
         load_config(wrong_type)
+
+
+def test_a_typo_in_a_config_file_is_an_error_not_ignored(tmp_path):
+    path = tmp_path / "typo.py"
+    path.write_text(
+        "from codec_jax.config import Config\n"
+        "def get_config(preset=None):\n"
+        "    config = Config()\n"
+        "    config.training.epochz = 3\n"
+        "    return config\n"
+    )
+    with pytest.raises(ConfigError, match="TrainingConfig has no field 'epochz'"):
+        load_config(path)
+    from codec_jax.studies import load_study_config
+
+    study = load_study_config("configs/mack.py", "smoke")
+    with pytest.raises(ConfigError, match="SamplesConfig has no field 'n_jetz'"):
+        study.samples.n_jetz = 10
+    study.samples.n_jets = 10  # a real field is still assignable
+    assert study.samples.n_jets == 10
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.epochs=0", r"training.epochs=0 is out of range: expected >= 1"),
+        ("training.epochs=-1", r"training.epochs=-1 is out of range"),
+        ("training.seed=-1", r"training.seed=-1 is out of range: expected >= 0"),
+        ("training.batch_size=0", r"training.batch_size=0"),
+        (
+            "data.validation_fraction=1.5",
+            r"data.validation_fraction=1.5 is out of range: expected in \[0, 1\)",
+        ),
+        ("optimizer.learning_rate=0", r"optimizer.learning_rate=0.0 is out of range: expected > 0"),
+    ],
+)
+def test_values_out_of_range_are_refused_before_training(override, message, tmp_path):
+    from codec_jax.config import check_values
+    from codec_jax.train import pretrain
+
+    config = apply_overrides(load_config("configs/example_pretrain.py", "smoke"), [override])
+    with pytest.raises(ConfigError, match=message):
+        check_values(config)
+    with pytest.raises(ConfigError, match=message):  # the engine checks before touching any file
+        pretrain(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    check_values(load_config("configs/example_pretrain.py", "smoke"))  # the example is in range

@@ -348,7 +348,8 @@ def generate_to_file(
 
     Each finished chunk is written to ``<path>.chunks/`` as soon as it is done; running the same
     job again reuses those chunks. The directory is removed once ``path`` is written. A chunk
-    directory left by a *different* job raises :class:`ConfigError`.
+    directory left by a *different* job raises :class:`ConfigError`; an empty one without its job
+    description (a start killed before writing it) is taken as this job's own.
     """
 
     _check_workers(workers)
@@ -361,13 +362,18 @@ def generate_to_file(
     chunk_dir = _chunk_dir(path)
     identity = json.dumps({"config": dataclasses.asdict(config), "shard": list(shard)}, sort_keys=True)
     identity_file = chunk_dir / "job.json"
-    if chunk_dir.exists():
+    # A directory without job.json and without chunks is this job's own start, killed between
+    # creating the directory and writing job.json (chunks are only written after job.json).
+    unfinished_start = (
+        chunk_dir.is_dir() and not identity_file.exists() and not any(chunk_dir.glob("chunk_*"))
+    )
+    if chunk_dir.exists() and not unfinished_start:
         if not identity_file.is_file() or identity_file.read_text() != identity:
             raise ConfigError(
                 f"{chunk_dir} holds chunks of a different job; remove it or choose another output file"
             )
     else:
-        chunk_dir.mkdir()
+        chunk_dir.mkdir(exist_ok=True)
         tmp = identity_file.with_suffix(".tmp")
         tmp.write_text(identity)
         tmp.replace(identity_file)

@@ -81,7 +81,9 @@ def _set_up(
     load_train: Callable[[], dict[str, np.ndarray]],
     load_validation: Callable[[], dict[str, np.ndarray]],
 ) -> _RunSetup:
-    """Check the run directory, make the keys and the mesh, then load (and split) the arrays."""
+    """Check the config's value ranges and the run directory, make the keys and the mesh, then
+    load (and split) the arrays."""
+    config_lib.check_values(config)
     run_dir = check_run_dir(out, config, resume)
     keys = run_keys(config.training.seed)
     mesh = parallel.make_mesh(config.training.devices)

@@ -5,6 +5,7 @@ Samples are small (about a hundred jets) and shared through module-scoped fixtur
 
 from __future__ import annotations
 
+import json
 import math
 
 import awkward as ak
@@ -234,9 +235,21 @@ def test_generate_to_file_resumes_from_finished_chunks(tmp_path, small_config, s
     assert not (tmp_path / "qcd.root.chunks").exists()
     _assert_samples_equal(read_root(out, max_particles=100), small_sample)
     other = gen.GenerationConfig(process="qcd", n_jets=12, seed=7, chunk_jets=6)
-    (tmp_path / "qcd.root.chunks").mkdir()
+    chunk_dir = tmp_path / "qcd.root.chunks"
+    chunk_dir.mkdir()
+    (chunk_dir / "chunk_000000_1.root").write_bytes(b"someone else's chunk")
     with pytest.raises(ConfigError, match="different job"):
         gen.generate_to_file(other, out, progress=False)
+    # killed between creating the directory and writing job.json: the rerun takes it as its own
+    (chunk_dir / "chunk_000000_1.root").unlink()
+
+    def stop(*args):
+        raise RuntimeError("reached generation")
+
+    monkeypatch.setattr(gen, "_run_chunks", stop)
+    with pytest.raises(RuntimeError, match="reached generation"):
+        gen.generate_to_file(other, out, progress=False)
+    assert json.loads((chunk_dir / "job.json").read_text())["config"]["seed"] == 7
 
 
 # --------------------------------------------------------------------------- errors and CLI

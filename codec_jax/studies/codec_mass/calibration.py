@@ -37,6 +37,7 @@ import numpy as np
 
 from codec_jax import config as config_lib
 from codec_jax.baselines.mass_calibration import BinnedCalibration
+from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.files import atomic_path
 from codec_jax.studies.codec_mass.plots import plot_calibration_maps
@@ -78,7 +79,7 @@ def default_calibration_run() -> config_lib.Config:
 
 
 @dataclasses.dataclass
-class CodecCalibrationConfig:
+class CodecCalibrationConfig(StrictFields):
     """The whole study.
 
     samples / truth_range / truth_bins / truth_fit / training_sets / seeds / peak_window: as in

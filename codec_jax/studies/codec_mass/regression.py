@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
+from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.studies.codec_mass.sets import MASS_SETS
 from codec_jax.studies.codec_mass.study import (
@@ -90,7 +91,7 @@ def default_regression_run() -> config_lib.Config:
 
 
 @dataclasses.dataclass
-class CodecRegressionConfig:
+class CodecRegressionConfig(StrictFields):
     """The whole study.
 
     samples: generated samples (only the wide and narrow Z' are used; ``peaky_masses`` are the

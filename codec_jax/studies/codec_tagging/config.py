@@ -17,6 +17,7 @@ import numpy as np
 
 from codec_jax import config as config_lib
 from codec_jax import losses
+from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.losses.decorrelation import MODE_FITS
 from codec_jax.metrics.claims import ClaimRule
@@ -109,7 +110,7 @@ def model_spec(name: str) -> TaggerSpec:
 
 
 @dataclasses.dataclass
-class PenaltyScanConfig:
+class PenaltyScanConfig(StrictFields):
     """How the penalty-scan models ``<penalty>_flat_w<weight>`` train (everything else comes from
     the ``classifier`` template).
 
@@ -132,7 +133,7 @@ class PenaltyScanConfig:
 
 
 @dataclasses.dataclass
-class ClaimsConfig:
+class ClaimsConfig(StrictFields):
     """The claims and their rule, fixed before the run.
 
     threshold: n_sigma of the verdict rule (:class:`~codec_jax.metrics.ClaimRule`);
@@ -154,7 +155,7 @@ class ClaimsConfig:
 
 
 @dataclasses.dataclass
-class CodecTaggingConfig:
+class CodecTaggingConfig(StrictFields):
     """The whole study (see :mod:`codec_jax.studies.codec_tagging.study`; sizes and presets in
     configs/codec_tagging.py).
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from codec_jax.config import StrictFields
 from codec_jax.data.flat import flatten
 from codec_jax.data.io import write_root
 from codec_jax.data.peaky import peaky_sample
@@ -52,7 +53,7 @@ TRAINING_SETS: tuple[str, ...] = ("flat_1d", "flat_2d", "peaky")
 
 
 @dataclasses.dataclass
-class CodecSamplesConfig:
+class CodecSamplesConfig(StrictFields):
     """What the CoDec studies generate and how the flat and peaky sets are made.
 
     n_wide, n_qcd: generated wide-width Z' and QCD jets; peaky_masses: narrow Z' masses [GeV],

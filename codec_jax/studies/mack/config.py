@@ -9,6 +9,7 @@ import dataclasses
 from typing import Any
 
 from codec_jax import config as config_lib
+from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.pairing import PairingConfig
 from codec_jax.studies.mack.controls import RANDOM_ENCODER, ladder_name, noisy_name
@@ -48,7 +49,7 @@ SUPERVISED = "supervised"
 
 
 @dataclasses.dataclass
-class ControlsConfig:
+class ControlsConfig(StrictFields):
     """Taggers without a robustness mechanism, of chosen power, that trace the robustness-power
     frontier (:mod:`codec_jax.studies.mack.controls`).
 
@@ -65,7 +66,7 @@ class ControlsConfig:
 
 
 @dataclasses.dataclass
-class MeasurementConfig:
+class MeasurementConfig(StrictFields):
     """How the study measures and decides, fixed before the run.
 
     matched_points: nominal QCD efficiencies of the matched working points (delta eps_QCD /
@@ -85,7 +86,7 @@ class MeasurementConfig:
 
 
 @dataclasses.dataclass
-class MackConfig:
+class MackConfig(StrictFields):
     """The whole study.
 
     samples: what is generated and how it is split; pairing: the positive-pair search

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from codec_jax.config import StrictFields
 from codec_jax.data.io import read_jetnet, write_root
 from codec_jax.data.same_events import generate_same_events_to_files, read_same_events
 from codec_jax.errors import ConfigError
@@ -53,7 +54,7 @@ SAMPLE_NAMES: tuple[tuple[str, str, bool], ...] = (
 
 
 @dataclasses.dataclass
-class SamplesConfig:
+class SamplesConfig(StrictFields):
     """Which samples a study generates and how they are split.
 
     n_jets: jets per sample (each of Z'/QCD x nominal/alternate); alternate_variant: the
