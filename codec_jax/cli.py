@@ -362,10 +362,11 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--alternate", required=True, help="alternate sample (ROOT, or JetNet .h5/.hdf5)")
     parser.add_argument(
         "--strategy",
-        choices=("random", "nearest", "prefiltered"),
+        choices=("random", "nearest", "prefiltered", "ot_plan"),
         default="random",
-        help="candidate search: random (MACK), nearest (similar total pT) or prefiltered (same pT/width "
-        "bin, lower bound >= C skipped) (default: random)",
+        help="candidate search: random (MACK), nearest (similar total pT), prefiltered (same pT/width "
+        "bin, lower bound >= C skipped) or ot_plan (least-total-EMD one-to-one matching in blocks of "
+        "--candidates jets) (default: random)",
     )
     parser.add_argument("--candidates", type=int, default=11, help="candidates per nominal jet (default 11)")
     cut = parser.add_mutually_exclusive_group(required=True)

@@ -9,9 +9,12 @@ arrays ``[n_candidates]`` into the nominal and the alternate jets, without dupli
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "random_candidates",
+    "block_candidates",
+    "block_matching",
     "nearest_candidates",
     "binned_candidates",
     "jet_width",
@@ -37,6 +40,67 @@ def random_candidates(
     nominal = np.arange(n_nominal)
     picks = [rng.permutation(n_alternate)[nominal % n_alternate] for _ in range(k)]
     return _unique_pairs(np.tile(nominal, k), np.concatenate(picks), n_alternate)
+
+
+def block_candidates(
+    rng: np.random.Generator, n_nominal: int, n_alternate: int, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ``k x k`` pairs of blocks of ``k`` random nominal and ``k`` random alternate jets (the
+    ``ot_plan`` search; the same budget of ``k`` candidates per nominal jet as
+    :func:`random_candidates`).
+
+    The nominal jets, in a random order, are cut into blocks of ``k`` (the last may be smaller);
+    block ``b`` meets the alternate jets ``b k ... b k + k - 1`` of a random permutation of the
+    alternate sample, taken cyclically (``k`` distinct jets when ``k <= n_alternate``).
+
+    Returns:
+        ``(nominal [n], alternate [n], block [n])`` int64 index arrays, ``n = n_nominal * k'`` with
+        ``k' = min(k, n_alternate)``; no pair appears twice.
+    """
+    k = min(k, n_alternate)
+    nominal_order = rng.permutation(n_nominal)
+    alternate_order = rng.permutation(n_alternate)
+    nominal, alternate, block = [], [], []
+    for index, start in enumerate(range(0, n_nominal, k)):
+        rows = nominal_order[start : start + k]
+        partners = alternate_order[(start + np.arange(k)) % n_alternate]
+        nominal.append(np.repeat(rows, k))
+        alternate.append(np.tile(partners, len(rows)))
+        block.append(np.full(len(rows) * k, index))
+    return (
+        np.concatenate(nominal).astype(np.int64),
+        np.concatenate(alternate).astype(np.int64),
+        np.concatenate(block).astype(np.int64),
+    )
+
+
+def block_matching(
+    nominal: np.ndarray, alternate: np.ndarray, block: np.ndarray, emd: np.ndarray
+) -> np.ndarray:
+    """In every block of :func:`block_candidates`, the one-to-one matching of nominal and
+    alternate jets with the least total EMD (exact assignment, ``scipy.optimize.
+    linear_sum_assignment``).
+
+    Args:
+        nominal, alternate, block: ``[n]`` candidate arrays as returned by :func:`block_candidates`.
+        emd: ``[n]`` the EMD of every candidate.
+
+    Returns:
+        ``[m]`` sorted indices into the candidate arrays of the matched pairs: one per nominal jet
+        (each alternate jet used at most once per block).
+    """
+    chosen = []
+    for index in np.unique(block):
+        members = np.flatnonzero(block == index)
+        rows, row_index = np.unique(nominal[members], return_inverse=True)
+        cols, col_index = np.unique(alternate[members], return_inverse=True)
+        cost = np.full((len(rows), len(cols)), np.inf)
+        cost[row_index, col_index] = emd[members]
+        lookup = np.full((len(rows), len(cols)), -1, np.int64)
+        lookup[row_index, col_index] = members
+        matched_rows, matched_cols = linear_sum_assignment(cost)
+        chosen.append(lookup[matched_rows, matched_cols])
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
 
 
 def nearest_candidates(

@@ -16,7 +16,7 @@ from codec_jax.errors import ConfigError
 __all__ = ["BACKENDS", "STRATEGIES", "PairingConfig"]
 
 #: Candidate schemes (:mod:`codec_jax.pairing.search`).
-STRATEGIES = ("random", "nearest", "prefiltered", "oracle")
+STRATEGIES = ("random", "nearest", "prefiltered", "ot_plan", "oracle")
 #: EMD solvers: ``auto`` is exact on a CPU, Sinkhorn on a GPU/TPU.
 BACKENDS = ("auto", "exact", "sinkhorn")
 
@@ -31,7 +31,9 @@ class PairingConfig:
 
     Attributes:
         strategy: candidate scheme, one of :data:`STRATEGIES`: ``random`` (MACK), ``nearest``,
-            ``prefiltered``, or ``oracle``: with same-hard-event samples
+            ``prefiltered``, ``ot_plan`` (blocks of ``candidates`` nominal x ``candidates``
+            alternate jets, all pairs evaluated, then in each block the one-to-one matching of
+            least total EMD; the cutoff applies to the matched pairs), or ``oracle``: with same-hard-event samples
             (:mod:`codec_jax.data.same_events`, row ``i`` of both samples showered from one hard
             event), every jet paired with its true partner, with no candidates and no cutoff (an
             upper bound of what pairing can give; the pair EMDs are still computed).

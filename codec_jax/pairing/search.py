@@ -28,7 +28,14 @@ import numpy as np
 from codec_jax.emd import CloudPair, ParticleClouds, emd_lower_bound
 from codec_jax.errors import DataError
 from codec_jax.jets import JetSample
-from codec_jax.pairing.candidates import binned_candidates, jet_width, nearest_candidates, random_candidates
+from codec_jax.pairing.candidates import (
+    binned_candidates,
+    block_candidates,
+    block_matching,
+    jet_width,
+    nearest_candidates,
+    random_candidates,
+)
 from codec_jax.pairing.config import STRATEGIES, PairingConfig
 from codec_jax.pairing.evaluate import certify, evaluate_emd, pick_backend
 from codec_jax.pairing.pairs import PairSet
@@ -214,7 +221,10 @@ def find_pairs(
     b = jet_particles(alternate[alternate_rows], config.max_particles)
     width = max(a.width, b.width)
     a, b = a.pad_to(width), b.pad_to(width)
-    ia, ib = _draw_candidates(config.strategy, rng, a, b, config.candidates, settings.norm)
+    if config.strategy == "ot_plan":
+        ia, ib, blocks = block_candidates(rng, a.n_jets, b.n_jets, config.candidates)
+    else:
+        ia, ib = _draw_candidates(config.strategy, rng, a, b, config.candidates, settings.norm)
 
     def candidate_pairs(rows: np.ndarray) -> CloudPair:
         return CloudPair(a.take(ia[rows]), b.take(ib[rows]))
@@ -246,6 +256,14 @@ def find_pairs(
         result, certify_stats = certify(result, candidate_pairs(evaluated), settings, cutoff=cutoff)
         stats.update(certify_stats)
     keep = result.emd < cutoff
+    if config.strategy == "ot_plan":  # only the block matchings are pairs (all candidates evaluated)
+        matched = np.zeros(len(keep), bool)
+        matched[block_matching(ia, ib, blocks, result.emd)] = True
+        stats["n_matched"] = int(matched.sum())
+        stats["matched_emd_quantiles"] = {
+            str(q): float(np.percentile(result.emd[matched], q)) for q in (5, 25, 50, 75, 95)
+        }
+        keep &= matched
     stats["n_evaluated"] = int(len(evaluated))
     if len(result.emd):
         stats["candidate_emd_quantiles"] = {
