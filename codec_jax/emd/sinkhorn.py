@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_EPSILON_DECAY",
     "DEFAULT_EPSILON_START",
     "DEFAULT_ITERATIONS",
+    "WEIGHT_GRADIENT_NORM_ITERATIONS",
     "EMDEstimate",
     "exact_emd",
     "pairwise_sinkhorn_emd",
@@ -63,6 +64,10 @@ __all__ = [
 DEFAULT_EPSILON = 0.0005
 #: Sinkhorn iterations (each one updates both potentials); fixed, never a while loop.
 DEFAULT_ITERATIONS = 400
+#: Iterations when the pT weights of normalised jets are differentiated (``weight_gradients`` and
+#: ``norm=True``): their gradient needs converged potentials of the low-pT particles; measured
+#: on 30-particle jets: relative error up to 15% at 400 iterations, below 2% at 2,000 (docs/emd.md).
+WEIGHT_GRADIENT_NORM_ITERATIONS = 2000
 #: Epsilon annealing: start at this absolute value and decay geometrically per iteration down to
 #: the target (``epsilon_start <= epsilon`` disables annealing).
 DEFAULT_EPSILON_START = 0.1
@@ -136,11 +141,9 @@ def _round_to_marginals(plan: jax.Array, a: jax.Array, b: jax.Array) -> jax.Arra
     return plan + jnp.outer(row_gap, col_gap) / jnp.where(missing > 0, missing, 1.0)
 
 
-def _dual_lower_bound(f, g, a, b, cost) -> jax.Array:
-    """Dual objective after a double c-transform of ``g``: a feasible dual, hence a lower bound.
-
-    Only the supports of ``a`` and ``b`` constrain the dual (zero weights carry no mass).
-    """
+def _feasible_potentials(g, a, b, cost) -> tuple[jax.Array, jax.Array]:
+    """A dual-feasible pair ``(f, g)`` (``f_i + g_j <= C_ij`` on the supports) from a double
+    c-transform of the Sinkhorn potential ``g``; zero off the supports of ``a`` and ``b``."""
     big = jnp.asarray(jnp.inf, cost.dtype)
     on_b = b > 0
     on_a = a > 0
@@ -148,12 +151,21 @@ def _dual_lower_bound(f, g, a, b, cost) -> jax.Array:
     f_new = jnp.min(jnp.where(on_b[None, :], cost - g[None, :], big), axis=1)
     f_new = jnp.where(on_a, f_new, 0.0)
     g_new = jnp.min(jnp.where(on_a[:, None], cost - f_new[:, None], big), axis=0)
-    g_new = jnp.where(on_b, g_new, 0.0)
+    return f_new, jnp.where(on_b, g_new, 0.0)
+
+
+def _dual_lower_bound(f_new, g_new, a, b) -> jax.Array:
+    """The dual objective of feasible potentials: a lower bound of the OT cost.
+
+    Only the supports of ``a`` and ``b`` constrain the dual (zero weights carry no mass).
+    """
     return jnp.sum(a * f_new) + jnp.sum(b * g_new)
 
 
 # --------------------------------------------------------------------------- one pair
-def _solve_pair(pair: CloudPair, *, settings, epsilon, iterations, epsilon_start, epsilon_decay):
+def _solve_pair(
+    pair: CloudPair, *, settings, epsilon, iterations, epsilon_start, epsilon_decay, weight_gradients
+):
     """Sinkhorn for one pair (clouds without batch axis): ``(emd, lower, upper)``, scalars."""
     frozen_pt = CloudPair(*(ParticleClouds(jax.lax.stop_gradient(c.pt), c.xy) for c in pair))
     a, b, cost, scale = _balanced_problem(frozen_pt, settings)
@@ -171,15 +183,24 @@ def _solve_pair(pair: CloudPair, *, settings, epsilon, iterations, epsilon_start
     plan = jax.lax.stop_gradient(_round_to_marginals(out.matrix, a, b))
     # Danskin: <P, C(x)> at the frozen plan has the OT cost's gradient wrt the coordinates.
     upper = scale * jnp.sum(plan * cost)
-    lower = jnp.minimum(scale * _dual_lower_bound(out.f, out.g, a, b, frozen_cost), upper)
+    f_dual, g_dual = jax.lax.stop_gradient(_feasible_potentials(out.g, a, b, frozen_cost))
+    lower = jnp.minimum(scale * _dual_lower_bound(f_dual, g_dual, a, b), upper)
     lower = jnp.maximum(jax.lax.stop_gradient(lower), 0.0)
     # The estimate is the midpoint of the bracket (measured: far less biased than either bound or
     # than the unrounded primal cost); its gradient is the rounded plan's.
     emd = upper - jax.lax.stop_gradient(0.5 * (upper - lower))
+    if weight_gradients:
+        # LP sensitivity: the optimal cost's gradient wrt the marginals is the dual solution, so
+        # <f, a'(pT)> + <g, b'(pT)> at the frozen potentials has the EMD's gradient wrt the pT
+        # (a', b': the marginals in GeV incl. the dummy particle, or normalised for norm=True).
+        live_a, live_b, _, live_scale = _balanced_problem(pair, settings)
+        mass = 1.0 if settings.norm else live_scale
+        weight_term = mass * (jnp.sum(f_dual * live_a) + jnp.sum(g_dual * live_b))
+        emd = emd + (weight_term - jax.lax.stop_gradient(weight_term))
     return emd, lower, jax.lax.stop_gradient(upper)
 
 
-_STATIC = ("settings", "epsilon", "iterations", "epsilon_start", "epsilon_decay")
+_STATIC = ("settings", "epsilon", "iterations", "epsilon_start", "epsilon_decay", "weight_gradients")
 
 
 @functools.partial(jax.jit, static_argnames=_STATIC)
@@ -193,9 +214,10 @@ def sinkhorn_emd_with_bounds(
     settings: EMDSettings | None = None,
     *,
     epsilon: float = DEFAULT_EPSILON,
-    iterations: int = DEFAULT_ITERATIONS,
+    iterations: int | None = None,
     epsilon_start: float = DEFAULT_EPSILON_START,
     epsilon_decay: float = DEFAULT_EPSILON_DECAY,
+    weight_gradients: bool = False,
 ) -> EMDEstimate:
     """Sinkhorn EMD and its certified bracket for a batch of jet pairs.
 
@@ -204,8 +226,15 @@ def sinkhorn_emd_with_bounds(
             (eta, phi) relative to the jet axis; ``pair.b`` ``pt [batch, Q]``, ``xy [batch, Q, 2]``.
         settings: R, beta, norm (default ``EMDSettings()``: R = 0.8, beta = 1, norm = False).
         epsilon: final entropic regularisation in units of ``R^beta`` (absolute).
-        iterations: fixed number of Sinkhorn iterations.
+        iterations: fixed number of Sinkhorn iterations (default :data:`DEFAULT_ITERATIONS`;
+            :data:`WEIGHT_GRADIENT_NORM_ITERATIONS` with ``weight_gradients`` and ``norm=True``).
         epsilon_start, epsilon_decay: annealing, ``eps_t = max(epsilon_start * decay^t, epsilon)``.
+        weight_gradients: also differentiate ``emd`` in the pT weights (default: only in the
+            coordinates). The weight gradient is that of the linear programme's optimal value:
+            ``dEMD/dpT_i = f_i + g_dummy`` (and the like for the other jet, the dummy particle
+            carrying the energy difference), with ``(f, g)`` the dual-feasible potentials of the
+            certified lower bound; exact where the EMD is differentiable (no ties in the optimal
+            plan), a subgradient at its kinks. It costs nothing extra in the solve.
 
     Returns:
         :class:`EMDEstimate` of ``[batch]`` arrays: ``upper`` is the cost of the Sinkhorn plan
@@ -215,6 +244,10 @@ def sinkhorn_emd_with_bounds(
     """
     pair, settings = check_inputs(pair, settings)
     pair = jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), pair)
+    if iterations is None:
+        iterations = (
+            WEIGHT_GRADIENT_NORM_ITERATIONS if weight_gradients and settings.norm else DEFAULT_ITERATIONS
+        )
     if epsilon <= 0 or iterations < 1 or not 0 < epsilon_decay <= 1:
         raise ValueError(
             "need epsilon > 0, iterations >= 1 and 0 < epsilon_decay <= 1; got "
@@ -227,6 +260,7 @@ def sinkhorn_emd_with_bounds(
         iterations=int(iterations),
         epsilon_start=float(epsilon_start),
         epsilon_decay=float(epsilon_decay),
+        weight_gradients=bool(weight_gradients),
     )
     return EMDEstimate(emd, lower, upper)
 
@@ -234,7 +268,8 @@ def sinkhorn_emd_with_bounds(
 def sinkhorn_emd(pair: CloudPair, settings: EMDSettings | None = None, **options) -> jax.Array:
     """EMD of each pair by Sinkhorn, ``[batch]``; options as :func:`sinkhorn_emd_with_bounds`.
 
-    Jittable and differentiable in ``pair.a.xy`` / ``pair.b.xy`` (pT weights are stop-gradiented).
+    Jittable and differentiable in ``pair.a.xy`` / ``pair.b.xy``; in the pT weights too with
+    ``weight_gradients=True`` (otherwise they are stop-gradiented).
     """
     return sinkhorn_emd_with_bounds(pair, settings, **options).emd
 
