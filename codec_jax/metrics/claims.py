@@ -126,11 +126,11 @@ def evaluate_claim(
 
 
 def claims_markdown(claims: Iterable[Claim]) -> list[str]:
-    """One markdown line per claim: ``- **supported** (4.2σ): statement: effect ± error``
+    """One markdown line per claim: ``- **supported** (4.21σ): statement: effect ± error``
     (``(n/a)`` and the reason when ``n_sigma`` is undefined)."""
     lines = []
     for claim in claims:
-        significance = "n/a" if claim.n_sigma is None else f"{claim.n_sigma:.1f}σ"
+        significance = "n/a" if claim.n_sigma is None else f"{claim.n_sigma:.2f}σ"  # 2.98σ, not "3.0σ"
         line = f"- **{claim.verdict}** ({significance}): {claim.statement}: {claim.effect:.3g} ± {claim.error:.2g}"
         if claim.reason:
             line += f" ({claim.reason})"

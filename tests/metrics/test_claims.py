@@ -86,8 +86,11 @@ def test_markdown_lines():
             metrics.evaluate_claim("a", "MACK changes eps_QCD less", 0.126, 0.03),
             metrics.evaluate_claim("b", "CoDec sculpts less", -0.5, 0.1),
             metrics.evaluate_claim("c", "no error", 0.5, 0.0),
+            metrics.evaluate_claim("d", "just short", 0.125, 0.042),
         ]
     )
-    assert lines[0] == "- **supported** (4.2σ): MACK changes eps_QCD less: 0.126 ± 0.03"
-    assert lines[1] == "- **contradicted** (-5.0σ): CoDec sculpts less: -0.5 ± 0.1"
+    assert lines[0] == "- **supported** (4.20σ): MACK changes eps_QCD less: 0.126 ± 0.03"
+    assert lines[1] == "- **contradicted** (-5.00σ): CoDec sculpts less: -0.5 ± 0.1"
     assert lines[2].startswith("- **inconclusive** (n/a): no error: 0.5 ± 0 (the error is not positive")
+    # 2.976 sigma is inconclusive and must not read as "3.0σ"
+    assert lines[3] == "- **inconclusive** (2.98σ): just short: 0.125 ± 0.042"
