@@ -3,8 +3,9 @@
 ``codec-jax demo --out runs/demo`` runs, one after the other,
 
 1. the **MACK** robustness study (``configs/mack.py``, preset ``demo``): Z' vs QCD with the nominal
-   and the ``fsr_high`` shower, contrastive pretraining on nominal/alternate EMD pairs, a frozen and
-   a fully fine-tuned classifier and a supervised baseline, evaluated on both showers;
+   and the ``fsr_had_alt`` shower, contrastive pretraining on nominal/alternate EMD pairs and on
+   augmentations, frozen and fully fine-tuned classifiers, a supervised baseline and the controls
+   of equal tagging power, evaluated on both showers;
 2. the **CoDec** decorrelation study (``configs/codec_tagging.py``, preset ``demo``): taggers
    trained on a peaky and on a flat-mass sample, a contrastive latent space, MoDe, and the N2 /
    N2_DDT baselines, with their mass sculpting;
@@ -148,8 +149,8 @@ def _write_report(out: Path, preset: str, rows: list[tuple[DemoStudy, Any, float
         "## Running the full studies",
         "",
         "```bash",
-        "codec-jax run configs/mack.py --out runs/mack                    # ~1 h on 2 CPU cores",
-        "codec-jax run configs/codec_tagging.py --out runs/codec_tagging  # ~1 h on 2 CPU cores",
+        "codec-jax run configs/mack.py --out runs/mack                    # ~2 h on 2 CPU cores (5 seeds, controls)",
+        "codec-jax run configs/codec_tagging.py --out runs/codec_tagging  # ~2 h on 2 CPU cores (5 seeds, scans)",
         "codec-jax run configs/codec_regression.py --out runs/codec_regression",
         "codec-jax run configs/codec_calibration.py --out runs/codec_calibration",
         "codec-jax run configs/mack.py --preset full --out runs/mack_full  # GPU-sized",
