@@ -199,7 +199,11 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("data.validation_fraction", lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
     ("data.max_particles", lambda v: v >= 1, ">= 1"),
     ("loss.decorrelation_weight", lambda v: v >= 0.0, ">= 0"),
-    ("optimizer.learning_rate", lambda v: v > 0.0, "> 0"),
+    (
+        "optimizer.learning_rate",
+        lambda v: v >= 0.0,
+        ">= 0 (0: the parameters never change, e.g. the random-encoder control)",
+    ),
     ("optimizer.warmup_epochs", lambda v: v >= 0.0, ">= 0"),
     ("optimizer.end_fraction", lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     ("optimizer.momentum", lambda v: 0.0 <= v < 1.0, "in [0, 1)"),

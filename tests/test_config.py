@@ -118,7 +118,7 @@ def test_a_typo_in_a_config_file_is_an_error_not_ignored(tmp_path):
             "data.validation_fraction=1.5",
             r"data.validation_fraction=1.5 is out of range: expected in \[0, 1\)",
         ),
-        ("optimizer.learning_rate=0", r"optimizer.learning_rate=0.0 is out of range: expected > 0"),
+        ("optimizer.learning_rate=-0.001", r"optimizer.learning_rate=-0.001 is out of range: expected >= 0"),
     ],
 )
 def test_values_out_of_range_are_refused_before_training(override, message, tmp_path):
