@@ -6,7 +6,7 @@ Run::
 
     codec-jax run configs/codec_tagging.py --preset smoke --out runs/codec_tagging_smoke   # ~1.5 min
     codec-jax run configs/codec_tagging.py --preset demo --out runs/codec_tagging_demo     # ~5 min + generation
-    codec-jax run configs/codec_tagging.py --out runs/codec_tagging                        # ~1.4 h, 2 CPU cores
+    codec-jax run configs/codec_tagging.py --out runs/codec_tagging                        # ~1.6 h, 2 CPU cores
     codec-jax run configs/codec_tagging.py --preset full --out runs/codec_tagging_full     # GPU
     codec-jax run configs/codec_tagging.py --preset talk --out runs/tag_talk               # VICReg 1/1/5
     codec-jax run configs/codec_tagging.py --preset demo+talk --out runs/tag_talk_demo
@@ -44,13 +44,13 @@ see docs/codec.md):
 
 Default size (this project's 2-core CPU machine): 10,000 wide Z', 30,000 QCD and 10,000 narrow Z'
 generated (2 workers), giving flat_1d ~3,650 Z' + ~4,360 QCD training jets and ~1,570 Z' + ~2,700
-QCD test jets, and 210,000 QCD sculpting jets (~71,000 in the window); batch 128; 20 epochs for the
+QCD test jets, and 210,000 QCD sculpting jets (74,356 in the window); batch 128; 20 epochs for the
 supervised taggers and the pretraining (2 pairs per jet), 10 for the heads; seeds 0-4 for every
 model, the 15 scan models included (``penalty_scan.max_seeds=0``). Measured per training at this
-size at load 6-8: supervised 21 s, pretraining + head 63 s, MoDe scan 56 s, DisCo scan 70 s; in all
-~29 min for the twelve base models x 5 seeds, ~75 min for the scans x 5 seeds, ~10 min for the
-bootstrap and ~2 min for sets and the report: ~2 h with cached samples (the scans dominate; the
-measured wall time is in docs/codec.md). Generating the
+size at load 6-8: supervised 21 s, pretraining + head 63 s, MoDe scan 56 s, DisCo scan 70 s.
+Measured end to end (5 seeds, load 5-7): 1 h 36 min with cached samples, 80 min of it training
+(the 15 scan models x 5 seeds 73%, the contrastive models 17%), ~5 min bootstrap and report
+(docs/codec.md, "Measured"). Generating the
 samples is extra: ~50,000 jets plus the 210,000-jet sculpting sample (at ~14-23 ms of CPU per jet).
 The narrow Z' sample must be at least ~0.85 x the wide one (the peaky set matches the flat set's
 Z' count in training and validation).
