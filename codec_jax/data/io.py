@@ -198,8 +198,15 @@ def read_root(
     tree: str = "jets",
     entry_start: int | None = None,
     entry_stop: int | None = None,
+    drop_empty: bool = False,
 ) -> JetSample:
     """Read a ROOT file written by :func:`write_root` (or any file with that schema).
+
+    Physics is checked on read, each failure one :class:`DataError` naming the file, the branch
+    and the first offending jet (entry number in the file): constituent pT and energy must be
+    >= 0, the energy (where stored, i.e. not exactly 0) at least the massless ``pT cosh(eta)``
+    (relative tolerance 1e-3), the jet pT >= 0, and every jet needs at least one constituent (``drop_empty=True`` drops such jets
+    instead and records their number in ``metadata["dropped_empty_jets"]``).
 
     Args:
         path: the ROOT file.
@@ -208,6 +215,7 @@ def read_root(
         tree: TTree name.
         entry_start, entry_stop: read only the jets ``entry_start <= i < entry_stop`` (a chunk of
             a large file; default: from the first / up to the last).
+        drop_empty: drop jets without constituents instead of refusing the file.
 
     Returns:
         A :class:`JetSample` with absolute features ``("pt", "eta", "phi", "energy")``,
@@ -245,6 +253,20 @@ def read_root(
     for branch in particle_branches[1:]:
         if not np.array_equal(ak.to_numpy(ak.num(arrays[branch], axis=1)), counts):
             raise DataError(f"{path}: branch {branch!r} has different lengths than {particle_branches[0]!r}")
+    first_entry = int(entry_start or 0)
+    empty = counts == 0
+    dropped = 0
+    if np.any(empty):
+        if not drop_empty:
+            raise DataError(
+                f"{path}: jet {first_entry + int(np.argmax(empty))} has no constituents (branch "
+                f"{particle_branches[0]!r}; {int(empty.sum())} such jets); read with drop_empty=True to drop them"
+            )
+        dropped = int(empty.sum())
+        arrays, counts = arrays[~empty], counts[~empty]
+        if len(arrays) == 0:
+            raise DataError(f"{path}: every jet of TTree {tree!r} is empty")
+    _check_physics(path, arrays, counts, first_entry, np.flatnonzero(~empty) if dropped else None)
     width = int(counts.max(initial=0)) if max_particles is None else int(max_particles)
     if width < 1:
         raise DataError(f"{path}: jets have no constituents (branch {particle_branches[0]!r})")
@@ -262,7 +284,47 @@ def read_root(
     }
     extra = {name[len(_EXTRA_PREFIX) :]: ak.to_numpy(arrays[name]) for name in extra_names}
     metadata = {**metadata, "source": str(path)}
+    if dropped:
+        metadata["dropped_empty_jets"] = dropped
     return JetSample.from_arrays(parts, mask, ABSOLUTE_FEATURES, jets, extra=extra, metadata=metadata)
+
+
+def _check_physics(path: Path, arrays, counts: np.ndarray, first_entry: int, kept: np.ndarray | None) -> None:
+    """Refuse negative constituent pT/energy, energy below the massless ``pT cosh(eta)`` and
+    negative jet pT, naming the branch and the first offending jet's entry number."""
+
+    def entry(jet: int) -> int:
+        return first_entry + int(jet if kept is None else kept[jet])
+
+    def first_jet(bad_flat: np.ndarray) -> int:
+        return int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad_flat)), side="right"))
+
+    pt = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["pt"]])).astype(np.float64)
+    eta = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["eta"]])).astype(np.float64)
+    energy = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["energy"]])).astype(np.float64)
+    for branch, values in ((PARTICLE_BRANCHES["pt"], pt), (PARTICLE_BRANCHES["energy"], energy)):
+        bad = values < 0
+        if np.any(bad):
+            raise DataError(
+                f"{path}: branch {branch!r} has a negative value ({values[np.argmax(bad)]:.6g}) in jet "
+                f"{entry(first_jet(bad))}; constituent pT and energy must be >= 0"
+            )
+    with np.errstate(over="ignore"):
+        momentum = pt * np.cosh(eta)
+    bad = (energy != 0) & (energy < momentum * (1.0 - 1e-3) - 1e-6)  # 0: energy not stored
+    if np.any(bad):
+        index = int(np.argmax(bad))
+        raise DataError(
+            f"{path}: branch {PARTICLE_BRANCHES['energy']!r}: energy {energy[index]:.6g} below |p| = pT cosh(eta) "
+            f"= {momentum[index]:.6g} in jet {entry(first_jet(bad))} (an unphysical four-momentum)"
+        )
+    jet_pt = ak.to_numpy(arrays[JET_BRANCHES["pt"]])
+    bad = jet_pt < 0
+    if np.any(bad):
+        raise DataError(
+            f"{path}: branch {JET_BRANCHES['pt']!r} is negative ({jet_pt[np.argmax(bad)]:.6g}) in jet "
+            f"{entry(int(np.argmax(bad)))}"
+        )
 
 
 def root_entries(path: str | os.PathLike, *, tree: str = "jets") -> int:

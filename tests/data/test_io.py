@@ -10,7 +10,7 @@ import uproot
 
 from codec_jax.data.io import read_jetnet, read_root, write_jetnet, write_root
 from codec_jax.errors import DataError
-from codec_jax.jets import JET_FIELDS
+from codec_jax.jets import JET_FIELDS, JetSample
 from tests.helpers.samples import make_sample
 
 
@@ -148,3 +148,48 @@ def test_jetnet_bad_layout(tmp_path):
         handle["jet_features"] = np.zeros((3, 5))
     with pytest.raises(DataError, match="particle_features.*NaN"):
         read_jetnet(tmp_path / "nan.h5")
+
+
+def _with_particle(tmp_path, sample, branch, jet, value):
+    """The sample's file with ``branch`` of the first constituent of ``jet`` set to ``value``."""
+    with uproot.open(write_root(sample, tmp_path / "good.root")) as file:
+        values = file["jets"].arrays([branch], library="ak")[branch]
+    flat = ak.to_numpy(ak.flatten(values)).copy()
+    flat[int(ak.sum(ak.num(values, axis=1)[:jet]))] = value
+    return _rewrite_without(tmp_path, sample, replace={branch: ak.unflatten(flat, ak.num(values, axis=1))})
+
+
+@pytest.mark.parametrize(
+    ("branch", "value", "message"),
+    [
+        ("part_pt", -3.0, r"'part_pt' has a negative value \(-3\) in jet 7"),
+        ("part_energy", -1.0, r"'part_energy' has a negative value \(-1\) in jet 7"),
+        ("part_energy", 1e-3, r"'part_energy': energy 0.001 below \|p\| .* in jet 7"),
+    ],
+)
+def test_unphysical_constituents_are_refused_naming_branch_and_jet(tmp_path, sample, branch, value, message):
+    with pytest.raises(DataError, match=message):
+        read_root(_with_particle(tmp_path, sample, branch, 7, value))
+
+
+def test_negative_jet_pt_and_empty_jets(tmp_path, sample):
+    jet_pt = sample.pt.copy()
+    jet_pt[11] = -5.0
+    with pytest.raises(DataError, match=r"'jet_pt' is negative \(-5\) in jet 11"):
+        read_root(_rewrite_without(tmp_path, sample, replace={"jet_pt": jet_pt}))
+    empty = sample.mask.copy()
+    empty[[4, 9]] = False  # two jets without constituents
+    hollow = JetSample.from_arrays(
+        sample.parts * empty[..., None],
+        empty,
+        sample.feature_names,
+        {f: getattr(sample, f) for f in JET_FIELDS},
+    )
+    path = write_root(hollow, tmp_path / "hollow.root")
+    with pytest.raises(DataError, match=r"jet 4 has no constituents .*2 such jets.*drop_empty=True"):
+        read_root(path)
+    kept = read_root(path, drop_empty=True)
+    assert len(kept) == len(sample) - 2 and kept.metadata["dropped_empty_jets"] == 2
+    np.testing.assert_array_equal(kept.pt, np.delete(sample.pt, [4, 9]))
+    with pytest.raises(DataError, match=r"jet 9 has no constituents"):  # entry numbers count from the file
+        read_root(path, entry_start=5, entry_stop=20)
