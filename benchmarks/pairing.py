@@ -12,7 +12,7 @@ candidate EMDs) and the median / 95% quantile of the pair EMDs; the time of ``ot
 shuffled partners), how often the least-total-EMD matching and the row-wise nearest EMD pick the
 true partner (chance ``1/k``). Usage::
 
-    python benchmarks/pairing.py [--study runs/mack] [--same-events runs/mack_oracle_3seeds] [--k 11]
+    python benchmarks/pairing.py [--study runs/mack] [--same-events runs/mack_oracle] [--k 11]
 """
 
 from __future__ import annotations
