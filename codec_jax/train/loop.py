@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -102,15 +103,37 @@ def _check_enough_rows(
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
     """The per-epoch entries of a ``metrics.jsonl`` file (a run directory's :data:`METRICS_FILE`),
-    in order; ``[]`` if the file does not exist."""
+    in order; ``[]`` if the file does not exist.
+
+    A last line that is not valid JSON -- the record of a run killed while writing it -- is left
+    out with a warning (``--resume`` then rewrites the file without it); an invalid line before
+    the last raises :class:`~codec_jax.errors.DataError` naming the file and line.
+    """
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text().splitlines()
+    entries = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                warnings.warn(
+                    f"{path}: left out a torn last line (a run killed while writing its record)", stacklevel=2
+                )
+                continue
+            raise DataError(
+                f"{path}: line {number} is not a JSON record; the metrics file is damaged"
+            ) from None
+    return entries
 
 
 def _rewrite_metrics(path: Path, up_to_epoch: int) -> list[dict]:
-    """Keep the lines of epochs <= ``up_to_epoch`` (after a resume); atomic rewrite."""
+    """Keep the lines of epochs <= ``up_to_epoch`` (after a resume; a torn last line is dropped
+    and every kept line ends with a newline again); atomic rewrite."""
     if not path.exists():
         return []
     kept = [entry for entry in read_metrics(path) if entry["epoch"] <= up_to_epoch]

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +25,7 @@ import pytest
 from codec_jax.checkpoint import Checkpointer, restore_encoder
 from codec_jax.cli import main
 from codec_jax.data.io import write_root
-from codec_jax.errors import ConfigError
+from codec_jax.errors import ConfigError, DataError
 from codec_jax.files import refuse_overwriting_inputs
 from codec_jax.models import build_model
 from codec_jax.train.loop import read_metrics
@@ -188,3 +190,31 @@ def test_sigterm_mid_training_exits_with_a_line_and_resumes_to_the_same_paramete
         for run in (reference, out)
     ]
     assert len(losses[0]) == epochs and losses[0] == losses[1]
+
+
+def test_a_torn_last_metrics_line_is_dropped_on_resume_with_a_warning(tmp_path):
+    """A kill while a record is appended leaves half a line; --resume drops it and finishes."""
+    data = tmp_path / "train.root"
+    write_root(toy_sample(5, n=200, particles=8), data)
+    reference, out = tmp_path / "reference", tmp_path / "torn"
+    assert main(_pretrain_argv(data, reference, 3)) == 0
+    assert main(_pretrain_argv(data, out, 3)) == 0
+    # as if killed while appending epoch 3's record: half a line, no checkpoint of epoch 3
+    shutil.rmtree(out / "checkpoints" / "3")
+    metrics = out / "metrics.jsonl"
+    lines = metrics.read_text().splitlines()
+    metrics.write_text("\n".join(lines[:2]) + "\n" + lines[2][:20])
+    with pytest.warns(UserWarning, match="torn last line"):
+        assert len(read_metrics(metrics)) == 2
+    with pytest.warns(UserWarning, match="torn last line"):
+        assert main([*_pretrain_argv(data, out, 3), "--resume"]) == 0
+    lines = metrics.read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+    timing = ("epoch_seconds", "examples_per_second")
+    strip = [{k: v for k, v in entry.items() if k not in timing} for entry in read_metrics(metrics)]
+    assert strip == [
+        {k: v for k, v in e.items() if k not in timing} for e in read_metrics(reference / "metrics.jsonl")
+    ]
+    metrics.write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')  # damage before the last line is an error
+    with pytest.raises(DataError, match="line 2 is not a JSON record"):
+        read_metrics(metrics)
