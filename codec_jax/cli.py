@@ -98,6 +98,8 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_generate(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
     from codec_jax.data.generate import GenerationConfig, generate_to_file, parse_shard
     from codec_jax.data.same_events import generate_same_events_to_files
     from codec_jax.errors import ConfigError
@@ -117,10 +119,10 @@ def _run_generate(args: argparse.Namespace) -> None:
     )
     if (args.same_events_alternate is None) != (args.alternate_out is None):
         raise ConfigError("--same-events-alternate and --alternate-out go together")
-    if args.alternate_out is not None:
-        from codec_jax.files import refuse_overwriting_inputs
-
-        refuse_overwriting_inputs([args.out], files=[args.alternate_out])  # the two outputs differ
+    if args.alternate_out is not None and Path(args.alternate_out).resolve() == Path(args.out).resolve():
+        raise ConfigError(
+            f"--alternate-out {args.alternate_out} is --out: one sample would be overwritten by the other"
+        )
     if args.same_events_alternate is not None:
         paths = generate_same_events_to_files(
             config,

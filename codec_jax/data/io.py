@@ -266,14 +266,21 @@ def read_root(
         arrays, counts = arrays[~empty], counts[~empty]
         if len(arrays) == 0:
             raise DataError(f"{path}: every jet of TTree {tree!r} is empty")
-    _check_physics(path, arrays, counts, first_entry, np.flatnonzero(~empty) if dropped else None)
+    flat = {branch: ak.to_numpy(ak.flatten(arrays[branch])) for branch in particle_branches}
+    _check_physics(
+        path,
+        flat,
+        ak.to_numpy(arrays[JET_BRANCHES["pt"]]),
+        counts,
+        first_entry,
+        np.flatnonzero(~empty) if dropped else None,
+    )
     width = int(counts.max(initial=0)) if max_particles is None else int(max_particles)
     if width < 1:
         raise DataError(f"{path}: jets have no constituents (branch {particle_branches[0]!r})")
     columns = []
     for branch in particle_branches:
-        flat = ak.to_numpy(ak.flatten(arrays[branch]))
-        _check_values(path, branch, flat, np.dtype(np.float32))
+        _check_values(path, branch, flat[branch], np.dtype(np.float32))
         padded = ak.fill_none(ak.pad_none(arrays[branch], width, axis=1, clip=True), 0.0)
         columns.append(ak.to_numpy(padded).astype(np.float32))
     parts = np.stack(columns, axis=-1)
@@ -289,9 +296,19 @@ def read_root(
     return JetSample.from_arrays(parts, mask, ABSOLUTE_FEATURES, jets, extra=extra, metadata=metadata)
 
 
-def _check_physics(path: Path, arrays, counts: np.ndarray, first_entry: int, kept: np.ndarray | None) -> None:
+def _check_physics(
+    path: Path,
+    flat: Mapping[str, np.ndarray],
+    jet_pt: np.ndarray,
+    counts: np.ndarray,
+    first_entry: int,
+    kept: np.ndarray | None,
+) -> None:
     """Refuse negative constituent pT/energy, energy below the massless ``pT cosh(eta)`` and
-    negative jet pT, naming the branch and the first offending jet's entry number."""
+    negative jet pT, naming the branch and the first offending jet's entry number.
+
+    ``flat``: particle branch -> its values of all jets, flattened ``[sum(counts)]``; ``jet_pt``
+    ``[n_jets]``; ``kept``: the rows kept of the file's chunk when empty jets were dropped."""
 
     def entry(jet: int) -> int:
         return first_entry + int(jet if kept is None else kept[jet])
@@ -299,9 +316,9 @@ def _check_physics(path: Path, arrays, counts: np.ndarray, first_entry: int, kep
     def first_jet(bad_flat: np.ndarray) -> int:
         return int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad_flat)), side="right"))
 
-    pt = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["pt"]])).astype(np.float64)
-    eta = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["eta"]])).astype(np.float64)
-    energy = ak.to_numpy(ak.flatten(arrays[PARTICLE_BRANCHES["energy"]])).astype(np.float64)
+    pt = flat[PARTICLE_BRANCHES["pt"]].astype(np.float64)
+    eta = flat[PARTICLE_BRANCHES["eta"]].astype(np.float64)
+    energy = flat[PARTICLE_BRANCHES["energy"]].astype(np.float64)
     for branch, values in ((PARTICLE_BRANCHES["pt"], pt), (PARTICLE_BRANCHES["energy"], energy)):
         bad = values < 0
         if np.any(bad):
@@ -318,7 +335,6 @@ def _check_physics(path: Path, arrays, counts: np.ndarray, first_entry: int, kep
             f"{path}: branch {PARTICLE_BRANCHES['energy']!r}: energy {energy[index]:.6g} below |p| = pT cosh(eta) "
             f"= {momentum[index]:.6g} in jet {entry(first_jet(bad))} (an unphysical four-momentum)"
         )
-    jet_pt = ak.to_numpy(arrays[JET_BRANCHES["pt"]])
     bad = jet_pt < 0
     if np.any(bad):
         raise DataError(

@@ -167,9 +167,8 @@ def _solve_pair(
     pair: CloudPair, *, settings, epsilon, iterations, epsilon_start, epsilon_decay, weight_gradients
 ):
     """Sinkhorn for one pair (clouds without batch axis): ``(emd, lower, upper)``, scalars."""
-    frozen_pt = CloudPair(*(ParticleClouds(jax.lax.stop_gradient(c.pt), c.xy) for c in pair))
-    a, b, cost, scale = _balanced_problem(frozen_pt, settings)
-    a, b, scale = jax.lax.stop_gradient((a, b, scale))
+    live_a, live_b, cost, live_scale = _balanced_problem(pair, settings)
+    a, b, scale = jax.lax.stop_gradient((live_a, live_b, live_scale))
     frozen_cost = jax.lax.stop_gradient(cost)
     schedule = epsilon_scheduler.Epsilon(epsilon, init=max(epsilon_start / epsilon, 1.0), decay=epsilon_decay)
     geom = geometry.Geometry(cost_matrix=frozen_cost, epsilon=schedule)
@@ -193,7 +192,6 @@ def _solve_pair(
         # LP sensitivity: the optimal cost's gradient wrt the marginals is the dual solution, so
         # <f, a'(pT)> + <g, b'(pT)> at the frozen potentials has the EMD's gradient wrt the pT
         # (a', b': the marginals in GeV incl. the dummy particle, or normalised for norm=True).
-        live_a, live_b, _, live_scale = _balanced_problem(pair, settings)
         mass = 1.0 if settings.norm else live_scale
         weight_term = mass * (jnp.sum(f_dual * live_a) + jnp.sum(g_dual * live_b))
         emd = emd + (weight_term - jax.lax.stop_gradient(weight_term))

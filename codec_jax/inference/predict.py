@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from codec_jax.data.io import read_root, root_entries
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.files import atomic_path
+from codec_jax.files import atomic_path, refuse_overwriting_inputs
 from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.inference.trained import TrainedRun, load_trained_run
 
@@ -193,8 +193,7 @@ def predict_files(
     run: TrainedRun | None = None
     scorer = ClassifierScorer(batch_size=batch_size)
     out = Path(out)
-    if any(out.resolve() == path.resolve() for path in files):
-        raise ConfigError(f"--out {out} is one of the input files; it would be overwritten")
+    refuse_overwriting_inputs(files, files=[out])
     written: tuple[str, ...] = ()
     bar = tqdm(total=sum(entries), unit="jet", desc="predict", disable=not progress)
     with atomic_path(out) as tmp, uproot.recreate(tmp) as output:

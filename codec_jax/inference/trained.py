@@ -15,7 +15,7 @@ from typing import Any
 
 import jax
 
-from codec_jax.checkpoint import checkpoint_directory, restore_encoder
+from codec_jax.checkpoint import restore_encoder
 from codec_jax.errors import CheckpointError, ConfigError
 from codec_jax.inference.scoring import build_run_model, read_run_items, standardised_inputs
 from codec_jax.jets import JetSample
@@ -85,8 +85,7 @@ def load_trained_run(run_dir: str | os.PathLike, example: JetSample) -> TrainedR
     """
 
     run_dir = Path(run_dir)
-    checkpoint_directory(run_dir)  # clear error for a directory that is not a run
-    items = read_run_items(run_dir)
+    items = read_run_items(run_dir)  # CheckpointError for a directory that is not a run
     kind = run_kind(items["config"])
     model = build_run_model(items["config"]["model"])
     x, mask = standardised_inputs(items, example[:1])

@@ -193,7 +193,7 @@ def test_bad_requests_are_clear_errors(supervised, ntuples, tmp_path):
         predict_files(run_dir, [part0], tmp_path / "b.root", observers=("part_pt",), progress=False)
     with pytest.raises(ConfigError, match="would overwrite output branches"):
         predict_files(run_dir, [part0], tmp_path / "c.root", observers=("score",), progress=False)
-    with pytest.raises(ConfigError, match="is one of the input files"):
+    with pytest.raises(ConfigError, match="is the input .*part0.root: it would be overwritten"):
         predict_files(run_dir, [part0], part0, progress=False)
     with pytest.raises(CheckpointError):
         predict_files(tmp_path, [part0], tmp_path / "d.root", progress=False)
