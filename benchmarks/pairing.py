@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from codec_jax.data.io import read_root
-from codec_jax.data.synthetic import make_jets, perturb_jets
+from codec_jax.data.synthetic import make_jets, perturb_jets, relative_sample
 from codec_jax.emd import CloudPair, EMDSettings, exact_emd
-from codec_jax.jets import RELATIVE_FEATURES, JetSample
+from codec_jax.jets import JetSample
 from codec_jax.pairing import PairingConfig, find_pairs, jet_particles
 from codec_jax.pairing.candidates import block_matching
 
@@ -38,12 +38,8 @@ def _synthetic(n_jets: int) -> tuple[JetSample, JetSample]:
     rng = np.random.default_rng(0)
     pt, xy = make_jets(rng, n_jets, 30)
     alt_pt, alt_xy = perturb_jets(rng, pt, xy, scale=0.1, smear=0.2)
-    samples = []
-    for p, c in ((pt, xy), (alt_pt, alt_xy)):
-        jet_pt = p.sum(axis=1)
-        parts = np.stack([p / jet_pt[:, None], c[..., 0], c[..., 1]], axis=-1)
-        samples.append(JetSample.from_arrays(parts, p > 0, RELATIVE_FEATURES, {"pt": jet_pt}))
-    return samples[0], samples[1][np.random.default_rng(1).permutation(n_jets)]
+    alternate = relative_sample(alt_pt, alt_xy)
+    return relative_sample(pt, xy), alternate[np.random.default_rng(1).permutation(n_jets)]
 
 
 def strategies(study: Path, k: int) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["make_jets", "perturb_jets"]
+from codec_jax.jets import RELATIVE_FEATURES, JetSample
+
+__all__ = ["make_jets", "perturb_jets", "relative_sample"]
 
 
 def make_jets(
@@ -52,3 +54,13 @@ def perturb_jets(
     sigma = smear / np.sqrt(np.where(real, pt, 1.0))
     new_xy = np.where(real[..., None], xy + rng.normal(size=xy.shape) * sigma[..., None], 0.0)
     return new_pt.astype(np.float32), new_xy.astype(np.float32)
+
+
+def relative_sample(pt: np.ndarray, xy: np.ndarray, labels: np.ndarray | None = None) -> JetSample:
+    """A :class:`JetSample` in relative features from ``pt [n, P]`` (GeV, zero = padding) and
+    ``xy [n, P, 2]``: pT fractions, (eta, phi) around the axis, jet pT = the sum of the pT, labels
+    ``labels [n]`` (default 0)."""
+    jet_pt = pt.sum(axis=1)
+    parts = np.stack([pt / jet_pt[:, None], xy[..., 0], xy[..., 1]], axis=-1)
+    jets = {"pt": jet_pt, "label": np.zeros(len(pt)) if labels is None else labels}
+    return JetSample.from_arrays(parts, pt > 0, RELATIVE_FEATURES, jets)

@@ -7,21 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from codec_jax.data.synthetic import make_jets, perturb_jets
+from codec_jax.data.synthetic import make_jets, perturb_jets, relative_sample
 from codec_jax.emd import CloudPair, EMDSettings, exact_emd
-from codec_jax.jets import RELATIVE_FEATURES, JetSample
 from codec_jax.pairing import PairingConfig, find_pairs, jet_particles
 from codec_jax.pairing.candidates import block_candidates, block_matching
 
 pytest.importorskip("ot")
 
 MACK_EMD = EMDSettings(R=1.0, beta=1.0, norm=False)
-
-
-def _sample(pt, xy):
-    jet_pt = pt.sum(axis=1)
-    parts = np.stack([pt / jet_pt[:, None], xy[..., 0], xy[..., 1]], axis=-1)
-    return JetSample.from_arrays(parts, pt > 0, RELATIVE_FEATURES, {"pt": jet_pt, "label": np.zeros(len(pt))})
 
 
 def _everything(**settings) -> PairingConfig:
@@ -34,7 +27,7 @@ def test_the_true_matching_is_recovered_from_shuffled_smeared_copies():
     alt_pt, alt_xy = perturb_jets(rng, pt, xy, scale=0.02, smear=0.02)
     shuffle = rng.permutation(12)  # alternate row shuffle[i] is the copy of nominal row i
     inverse = np.argsort(shuffle)
-    nominal, alternate = _sample(pt, xy), _sample(alt_pt[inverse], alt_xy[inverse])
+    nominal, alternate = relative_sample(pt, xy), relative_sample(alt_pt[inverse], alt_xy[inverse])
     pairs = find_pairs(0, nominal, alternate, _everything(candidates=12), progress=False)
     assert len(pairs) == 12
     assert np.array_equal(shuffle[pairs.nominal_index], pairs.alternate_index)
@@ -45,7 +38,7 @@ def test_each_block_matching_is_the_brute_force_optimum_and_beats_any_other_assi
     rng = np.random.default_rng(8)
     pt, xy = make_jets(rng, 23, 20, min_particles=8)
     alt_pt, alt_xy = make_jets(rng, 19, 20, min_particles=8)
-    a, b = jet_particles(_sample(pt, xy)), jet_particles(_sample(alt_pt, alt_xy))
+    a, b = jet_particles(relative_sample(pt, xy)), jet_particles(relative_sample(alt_pt, alt_xy))
     width = max(a.width, b.width)
     a, b = a.pad_to(width), b.pad_to(width)
     ia, ib, block = block_candidates(np.random.default_rng(1), a.n_jets, b.n_jets, 5)
@@ -71,7 +64,7 @@ def test_the_cutoff_applies_to_the_matched_pairs_and_the_study_accepts_the_strat
     rng = np.random.default_rng(3)
     pt, xy = make_jets(rng, 30, 20, min_particles=8)
     alt_pt, alt_xy = perturb_jets(rng, pt, xy, scale=0.1, smear=0.2)
-    nominal, alternate = _sample(pt, xy), _sample(alt_pt, alt_xy)
+    nominal, alternate = relative_sample(pt, xy), relative_sample(alt_pt, alt_xy)
     config = PairingConfig(strategy="ot_plan", candidates=6, cutoff_quantile=0.2)
     pairs = find_pairs(0, nominal, alternate, config, progress=False)
     matched_all = find_pairs(0, nominal, alternate, _everything(candidates=6), progress=False)

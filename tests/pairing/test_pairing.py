@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from codec_jax.data.synthetic import make_jets, perturb_jets
+from codec_jax.data.synthetic import make_jets, perturb_jets, relative_sample
 from codec_jax.emd import CloudPair, EMDSettings, emd_lower_bound, exact_emd
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.jets import RELATIVE_FEATURES, JetSample, wrap_phi
+from codec_jax.jets import JetSample, wrap_phi
 from codec_jax.pairing import PairingConfig, PairSet, find_pairs, jet_particles, load_pairs, save_pairs
 from codec_jax.pairing.candidates import random_candidates
 from codec_jax.studies import apply_study_overrides, load_study_config
@@ -25,13 +25,6 @@ MACK_EMD = EMDSettings(R=1.0, beta=1.0, norm=False)
 def _below(cutoff: float, **settings) -> PairingConfig:
     """A search config with the cutoff ``C`` given directly (no quantile)."""
     return PairingConfig(cutoff=cutoff, cutoff_quantile=None, **settings)
-
-
-def _relative_sample(pt, xy, labels=None):
-    jet_pt = pt.sum(axis=1)
-    parts = np.stack([pt / jet_pt[:, None], xy[..., 0], xy[..., 1]], axis=-1)
-    jets = {"pt": jet_pt, "label": np.zeros(len(pt)) if labels is None else labels}
-    return JetSample.from_arrays(parts, pt > 0, RELATIVE_FEATURES, jets)
 
 
 def _absolute_sample(pt, xy, rng):
@@ -52,8 +45,8 @@ def samples():
     alt_pt, alt_xy = np.concatenate([close_pt, pt[24:]]), np.concatenate([close_xy, xy[24:]])
     labels = np.zeros(24)
     labels[[3, 17]] = 1
-    nominal = _relative_sample(pt[:24], xy[:24], labels)
-    alternate = _relative_sample(alt_pt, alt_xy)
+    nominal = relative_sample(pt[:24], xy[:24], labels)
+    alternate = relative_sample(alt_pt, alt_xy)
     # The full 24 x 20 grid of exact EMDs, as the independent reference.
     ii, jj = np.meshgrid(np.arange(24), np.arange(20), indexing="ij")
     grid_pairs = CloudPair(jet_particles(nominal).take(ii.ravel()), jet_particles(alternate).take(jj.ravel()))
@@ -120,7 +113,7 @@ def test_random_pairs_are_subset_and_balanced(samples):
 def test_nearest_beats_random_at_equal_budget():
     rng = np.random.default_rng(2)
     pt, xy = make_jets(rng, 160, 20, jet_pt=(300.0, 900.0))
-    nominal, alternate = _relative_sample(pt[:60], xy[:60]), _relative_sample(pt[60:], xy[60:])
+    nominal, alternate = relative_sample(pt[:60], xy[:60]), relative_sample(pt[60:], xy[60:])
     best = {}
     for strategy in ("random", "nearest"):
         config = _below(1e9, strategy=strategy, candidates=5, backend="exact")
@@ -155,7 +148,7 @@ def test_cheap_lower_bound_holds_and_prefilter_skips(samples, norm):
 def test_relative_and_absolute_samples_give_same_particles(samples):
     rng = np.random.default_rng(4)
     pt, xy = make_jets(rng, 6, 15)
-    rel_pt, rel_xy = jet_particles(_relative_sample(pt, xy))
+    rel_pt, rel_xy = jet_particles(relative_sample(pt, xy))
     abs_pt, abs_xy = jet_particles(_absolute_sample(pt, xy, rng))
     np.testing.assert_allclose(abs_pt, rel_pt, rtol=1e-5)
     np.testing.assert_allclose(abs_xy, rel_xy, atol=2e-5)
