@@ -120,8 +120,11 @@ class LossConfig(StrictFields):
     applied to both views (pretraining), with augmentation_kwargs; decorrelation: ``none``,
     ``disco``, ``mode`` or another penalty of the loss registry (kind ``"penalty"``) -- a penalty
     on background jets added with decorrelation_weight; decorrelation_kwargs: its keyword
-    arguments (e.g. ``{"order": 0}`` for MoDe). kwargs and decorrelation_kwargs are checked
-    against the function's signature (:func:`codec_jax.losses.configured_loss`).
+    arguments (e.g. ``{"order": 0}`` for MoDe); alignment: ``none`` or a distribution-alignment
+    term of the loss registry (kind ``"alignment"``, e.g. ``sinkhorn``) between the embeddings of
+    nominal jets and of jets from ``data.alternate`` (docs/ot.md), added with alignment_weight;
+    alignment_kwargs: its keyword arguments. kwargs, decorrelation_kwargs and alignment_kwargs are
+    checked against the function's signature (:func:`codec_jax.losses.configured_loss`).
     """
 
     name: str = "vicreg"
@@ -131,6 +134,9 @@ class LossConfig(StrictFields):
     decorrelation: str = "none"
     decorrelation_weight: float = 0.0
     decorrelation_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    alignment: str = "none"
+    alignment_weight: float = 0.0
+    alignment_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -199,6 +205,7 @@ _RANGES: tuple[tuple[str, Any, str], ...] = (
     ("data.validation_fraction", lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
     ("data.max_particles", lambda v: v >= 1, ">= 1"),
     ("loss.decorrelation_weight", lambda v: v >= 0.0, ">= 0"),
+    ("loss.alignment_weight", lambda v: v >= 0.0, ">= 0"),
     (
         "optimizer.learning_rate",
         lambda v: v >= 0.0,
@@ -288,6 +295,41 @@ def load_config(path: str | Path, preset: str | None = None) -> Config:
 def to_dict(config: Any) -> dict[str, Any]:
     """A JSON-ready nested dict of a config dataclass, engine or study (tuples become lists)."""
     return dataclasses.asdict(config)
+
+
+def with_added_defaults(saved: Mapping[str, Any], like: Any) -> dict[str, Any]:
+    """``saved`` (a config.json of an earlier version) with every field that ``like``'s dataclass
+    has and ``saved`` lacks filled in with that field's class default, recursively.
+
+    The compatibility rule for config files: a field added to the library after a run was written
+    reads as its default, so the run still matches a config that leaves the new field at its
+    default (and differs from one that sets it). ``like`` is a config dataclass instance (engine or
+    study) giving the field structure; values present in ``saved`` are kept as they are.
+    """
+    filled = dict(saved)
+    for field in dataclasses.fields(like):
+        current = getattr(like, field.name)
+        if field.name not in filled:
+            if field.default is not dataclasses.MISSING:
+                default = field.default
+            elif field.default_factory is not dataclasses.MISSING:
+                default = field.default_factory()
+            else:
+                continue
+            filled[field.name] = json.loads(json.dumps(_plain(default)))
+        elif dataclasses.is_dataclass(current) and isinstance(filled[field.name], Mapping):
+            filled[field.name] = with_added_defaults(filled[field.name], current)
+    return filled
+
+
+def _plain(value: Any) -> Any:
+    return to_dict(value) if dataclasses.is_dataclass(value) else value
+
+
+def same_config(saved: Mapping[str, Any], config: Any) -> bool:
+    """Whether the JSON dict ``saved`` describes ``config``, under the rule of
+    :func:`with_added_defaults`."""
+    return with_added_defaults(saved, config) == json.loads(to_json(config))
 
 
 def to_json(config: Any) -> str:

@@ -113,6 +113,9 @@ def get_config(preset=None):
         ),
         augmentations=("rotate", "smear"),
         augmentation_kwargs={"smear": {"strength": 0.1}},
+        pretrainings=("emd_pairs", "emd_pairs_aug", "aug_only", "ot_align"),
+        alignment="sinkhorn",
+        alignment_weight=25.0,
         controls=ControlsConfig(
             noisy_supervised=True, ladder_fractions=(0.03, 0.1, 0.3), random_encoder=True
         ),

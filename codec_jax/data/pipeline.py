@@ -33,6 +33,7 @@ __all__ = [
     "model_inputs",
     "supervised_arrays",
     "pretrain_arrays",
+    "with_alternate_stream",
     "split_indices",
     "num_batches",
     "iterate_batches",
@@ -187,6 +188,22 @@ def pretrain_arrays(
     views = {f"{name}_a": value[nominal_index] for name, value in nominal.items()}
     views.update({f"{name}_b": value[alternate_index] for name, value in alternate.items()})
     return views
+
+
+def with_alternate_stream(
+    arrays: Mapping[str, np.ndarray], alternate: Mapping[str, np.ndarray], seed: int
+) -> dict[str, np.ndarray]:
+    """``arrays`` plus ``<name>_alt`` for every array of ``alternate``: one alternate jet per row,
+    drawn at random without a pairing (a seeded permutation of the alternate jets, repeated when
+    there are fewer alternate jets than rows). Every batch then holds a random alternate batch of
+    its size, for a distribution-alignment term."""
+    n_rows = len(next(iter(arrays.values())))
+    n_alternate = len(next(iter(alternate.values())))
+    if n_alternate == 0:
+        raise DataError("the alternate sample (data.alternate) has no jets for the alignment term")
+    rng = np.random.default_rng([seed, 0xA11])
+    rows = np.concatenate([rng.permutation(n_alternate) for _ in range(-(-n_rows // n_alternate))])[:n_rows]
+    return {**arrays, **{f"{name}_alt": value[rows] for name, value in alternate.items()}}
 
 
 def split_indices(key: jax.Array, n: int, validation_fraction: float) -> tuple[np.ndarray, np.ndarray]:

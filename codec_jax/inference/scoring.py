@@ -86,6 +86,11 @@ class ClassifierScorer:
         contrastive model, its latent space); arguments as in :meth:`score`."""
         return self._outputs(params, items, sample, "embed")
 
+    def project(self, params: Any, items: dict[str, dict], sample: JetSample) -> np.ndarray:
+        """The projector's output ``[n_jets, d_proj]`` (float64) of ``sample`` -- the space of the
+        contrastive loss -- for a pretraining run; arguments as in :meth:`score`."""
+        return self._outputs(params, items, sample, "project")
+
     def pretrained_spread(self, run_dir: str | os.PathLike, sample: JetSample) -> dict[str, float]:
         """How much of ``sample`` a *pretraining* run's encoder and projector keep: the
         participation ratio (:func:`codec_jax.metrics.participation_ratio`) of the encoder output
@@ -98,7 +103,7 @@ class ClassifierScorer:
         for subtree in ("encoder", "projector"):
             params, _ = restore_encoder(run_dir, params, subtree=subtree)
         representation = self._outputs(params, items, sample, "embed")
-        projection = self._outputs(params, items, sample, "project")
+        projection = self.project(params, items, sample)
         return {
             "encoder_participation_ratio": metrics.participation_ratio(representation),
             "projector_participation_ratio": metrics.participation_ratio(projection),

@@ -9,12 +9,17 @@ Three kinds exist, with different call signatures:
 * ``"penalty"`` (mass decorrelation, ``loss.decorrelation``):
   ``penalty(scores, mass, weights, **kwargs) -> (scalar, aux)`` with ``scores [batch]`` (the
   tagger's probabilities), ``mass [batch]`` and ``weights [batch]``, zero for signal jets; the
-  engine passes ``weights`` by keyword, so the argument must have that name.
+  engine passes ``weights`` by keyword, so the argument must have that name;
+* ``"alignment"`` (distribution alignment, ``loss.alignment``):
+  ``align(h_nominal, h_alternate, **kwargs) -> (scalar, aux)`` with the embeddings
+  ``[batch, dim]`` of a nominal and an alternate batch (no pairing between their rows); added with
+  ``loss.alignment_weight`` in pretraining (on the projections) and supervised training (on the
+  encoder's representation).
 
 ``aux`` is a dict of scalars, logged per epoch. :func:`register_loss` adds a function under a
 name, after which ``loss.name=<name>`` (``loss.decorrelation=<name>`` for a penalty) works in
-every config and on the command line (``--set``); ``loss.kwargs`` (``loss.decorrelation_kwargs``)
-are checked against the signature by :func:`configured_loss` and passed as keyword arguments.
+every config and on the command line (``--set``); ``loss.kwargs`` (``loss.decorrelation_kwargs``,
+``loss.alignment_kwargs``) are checked against the signature by :func:`configured_loss` and passed as keyword arguments.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from codec_jax.errors import ConfigError
+from codec_jax.losses.alignment import sinkhorn_alignment
 from codec_jax.losses.contrastive import barlow_twins, ntxent, vicreg
 from codec_jax.losses.decorrelation import disco, mode
 from codec_jax.losses.supervised import bce, mass_regression
@@ -37,6 +43,7 @@ LOSS_KINDS: dict[str, dict[str, Callable]] = {
     "pretrain": {"vicreg": vicreg, "barlow_twins": barlow_twins, "ntxent": ntxent},
     "supervised": {"bce": bce, "mass_regression": mass_regression},
     "penalty": {"disco": disco, "mode": mode},
+    "alignment": {"sinkhorn": sinkhorn_alignment},
 }
 
 
@@ -65,6 +72,14 @@ _FIELDS = {
         keyword_arrays=("weights",),
         other_values=("none",),
     ),
+    "alignment": _KindFields(
+        "loss.alignment",
+        "is not a distribution-alignment term",
+        "loss.alignment_kwargs",
+        "alignment term",
+        2,
+        other_values=("none",),
+    ),
 }
 
 
@@ -76,7 +91,8 @@ def _kind(kind: str) -> dict[str, Callable]:
 
 def register_loss(name: str, function: Callable, *, kind: str, overwrite: bool = False) -> None:
     """Make ``function`` available by ``name`` for ``kind``: ``"pretrain"`` or ``"supervised"``
-    (``loss.name=name``), or ``"penalty"`` (``loss.decorrelation=name``); see the module docstring
+    (``loss.name=name``), ``"penalty"`` (``loss.decorrelation=name``) or ``"alignment"``
+    (``loss.alignment=name``); see the module docstring
     for the signatures."""
     losses = _kind(kind)
     if not callable(function):

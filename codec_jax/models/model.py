@@ -74,6 +74,7 @@ class JetModel(nn.Module):
     * ``embed``    -> ``[batch, d_repr]``, the encoder's representation;
     * ``project``  -> ``[batch, d_proj]``, encoder then projector (contrastive pretraining);
     * ``classify`` -> ``[batch, n_outputs]``, encoder then head (logits, or regression values);
+    * ``classify_and_embed`` -> ``(classify, embed)`` from one encoder pass (for losses on both);
     * ``__call__`` -> dict with ``"representation"`` and, when present, ``"projection"`` and
       ``"output"``; it touches every submodule, so ``model.init(key, x, mask)`` creates all params.
 
@@ -99,6 +100,14 @@ class JetModel(nn.Module):
         if self.head is None:
             raise ConfigError("JetModel.classify: this model has no head (built with head_dims=None)")
         return self.head(self.encoder(x, mask))
+
+    def classify_and_embed(self, x: jax.Array, mask: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+        if self.head is None:
+            raise ConfigError(
+                "JetModel.classify_and_embed: this model has no head (built with head_dims=None)"
+            )
+        representation = self.encoder(x, mask)
+        return self.head(representation), representation
 
     def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> dict[str, jax.Array]:
         representation = self.encoder(x, mask)

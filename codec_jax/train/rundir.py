@@ -13,7 +13,7 @@ from pathlib import Path
 from codec_jax import config as config_lib
 from codec_jax.checkpoint import CHECKPOINT_SUBDIR
 from codec_jax.errors import ConfigError
-from codec_jax.files import refuse_overwriting_inputs
+from codec_jax.files import atomic_path, refuse_overwriting_inputs
 
 __all__ = ["CONFIG_FILE", "check_run_dir", "write_config"]
 
@@ -38,7 +38,8 @@ def check_run_dir(out: str | os.PathLike, config: config_lib.Config, resume: boo
     Raises:
         ConfigError: ``out`` is, or contains, one of the run's input files; not resuming and
             ``out`` already holds a run; resuming and ``out`` has no ``config.json``, or its config
-            differs from ``config`` (the differing keys are named).
+            differs from ``config`` (the differing keys are named; a field the saved config lacks
+            counts as its default, :func:`codec_jax.config.with_added_defaults`).
     """
     data = config.data
     inputs = [*data.train, *data.validation, *data.alternate, *([data.pairs] if data.pairs else [])]
@@ -53,7 +54,7 @@ def check_run_dir(out: str | os.PathLike, config: config_lib.Config, resume: boo
         return run_dir
     if not config_path.is_file():
         raise ConfigError(f"cannot resume: {config_path} does not exist (was {run_dir} written by a run?)")
-    saved = json.loads(config_path.read_text())
+    saved = config_lib.with_added_defaults(json.loads(config_path.read_text()), config)
     current = json.loads(config_lib.to_json(config))
     if saved != current:
         changed = _changed_keys(saved, current)
@@ -63,7 +64,5 @@ def check_run_dir(out: str | os.PathLike, config: config_lib.Config, resume: boo
 
 def write_config(run_dir: Path, config: config_lib.Config) -> None:
     """Write ``RUN_DIR/config.json`` atomically (temporary file, then rename)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{CONFIG_FILE}.tmp"
-    tmp.write_text(config_lib.to_json(config) + "\n")
-    os.replace(tmp, run_dir / CONFIG_FILE)
+    with atomic_path(run_dir / CONFIG_FILE) as tmp:
+        tmp.write_text(config_lib.to_json(config) + "\n")

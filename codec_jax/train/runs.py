@@ -36,6 +36,7 @@ from codec_jax.data.pipeline import (
     pretrain_arrays,
     split_indices,
     supervised_arrays,
+    with_alternate_stream,
 )
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JetSample
@@ -197,19 +198,52 @@ def _pretrain_inputs(config: config_lib.Config, sample: JetSample) -> dict[str, 
     return {**arrays, "jet_pt": sample.pt.astype(np.float32)}
 
 
+def _alignment(config: config_lib.Config) -> steps.Alignment | None:
+    """``loss.alignment`` from the loss registry (kind ``"alignment"``) with its weight and
+    keyword arguments, or None for ``none``."""
+    loss = config.loss
+    if loss.alignment == "none":
+        return None
+    function = losses.configured_loss(loss.alignment, "alignment", loss.alignment_kwargs)
+    if not config.data.alternate:
+        raise ConfigError(
+            f"loss.alignment={loss.alignment!r} aligns nominal with alternate jets: set data.alternate (ROOT files)"
+        )
+    return steps.Alignment(function, loss.alignment_weight)
+
+
+def _alternate_sample(config: config_lib.Config) -> JetSample:
+    alternate = load_sample(config.data.alternate, config.data.max_particles, field="data.alternate")
+    return alternate[alternate.label == 0] if config.data.background_only else alternate
+
+
 def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
-    """The two views of the training jets: (nominal, alternate) pairs or each jet twice."""
+    """The two views of the training jets: (nominal, alternate) pairs or each jet twice; with an
+    alignment term also a random alternate jet per row (``*_alt``)."""
     data = config.data
-    nominal = load_sample(data.train, data.max_particles)
-    if bool(data.alternate) != bool(data.pairs):
+    aligned = config.loss.alignment != "none"
+    if bool(data.alternate) != bool(data.pairs) and not (aligned and data.alternate):
         raise ConfigError(
             "pretraining on pairs needs both data.alternate (ROOT files) and data.pairs (pair file)"
         )
-    if not data.alternate:
-        if data.background_only:
-            nominal = nominal[nominal.label == 0]
-        return pretrain_arrays(_pretrain_inputs(config, nominal))
+    views = _pretrain_pairs(config) if data.pairs else _pretrain_same_jet(config)
+    if not aligned:
+        return views
+    return with_alternate_stream(
+        views, _pretrain_inputs(config, _alternate_sample(config)), config.training.seed
+    )
 
+
+def _pretrain_same_jet(config: config_lib.Config) -> dict[str, np.ndarray]:
+    nominal = load_sample(config.data.train, config.data.max_particles)
+    if config.data.background_only:
+        nominal = nominal[nominal.label == 0]
+    return pretrain_arrays(_pretrain_inputs(config, nominal))
+
+
+def _pretrain_pairs(config: config_lib.Config) -> dict[str, np.ndarray]:
+    data = config.data
+    nominal = load_sample(data.train, data.max_particles)
     alternate = load_sample(data.alternate, data.max_particles, field="data.alternate")
     pairs = load_pairs(data.pairs)
     nominal_index = np.asarray(pairs.nominal_index, dtype=np.int64)
@@ -241,9 +275,13 @@ def pretrain(
 
     Views: (nominal, alternate) pairs when ``data.alternate`` and ``data.pairs`` are set (MACK),
     otherwise each jet twice; ``loss.augmentations`` then transform each view independently.
-    Validation: ``data.validation`` files (each jet twice), or a seeded split of the rows.
+    ``loss.alignment`` adds a distribution-alignment term between the projections of the nominal
+    views and of unpaired ``data.alternate`` jets (docs/ot.md).
+    Validation: ``data.validation`` files (each jet twice, no alignment term), or a seeded split
+    of the rows.
     """
     loss_fn = losses.configured_loss(config.loss.name, "pretrain", config.loss.kwargs)  # fails early
+    alignment = _alignment(config)
     augment_fn = _augmentation(config)
     setup = _set_up(
         config,
@@ -256,7 +294,7 @@ def pretrain(
     standardizer = _fitted_standardizer(config, x, mask)
     model, params = _model_and_params(setup, x, mask)
     tx = _base_optimizer(setup)
-    shared = {"augment_fn": augment_fn, "preprocess": standardizer.apply}
+    shared = {"augment_fn": augment_fn, "preprocess": standardizer.apply, "alignment": alignment}
     return _run_fit(
         setup,
         state=create_state(params, tx),
@@ -331,8 +369,21 @@ def _supervised_loaders(config: config_lib.Config) -> dict[str, Callable[[], dic
         target=data.target,
         mass_field=data.mass_field,
     )
+
+    def load_train() -> dict[str, np.ndarray]:
+        train = arrays_of(load_sample(data.train, data.max_particles))
+        if config.loss.alignment == "none":
+            return train
+        alternate, _ = model_inputs(
+            _alternate_sample(config),
+            inputs=data.inputs,
+            max_particles=data.max_particles,
+            jet_features=data.jet_features,
+        )
+        return with_alternate_stream(train, alternate, config.training.seed)
+
     return {
-        "load_train": lambda: arrays_of(load_sample(data.train, data.max_particles)),
+        "load_train": load_train,
         "load_validation": lambda: arrays_of(
             load_sample(data.validation, data.max_particles, field="data.validation")
         ),
@@ -371,10 +422,13 @@ def finetune(
     :class:`~codec_jax.errors.CheckpointError` on any mismatch), and ``finetune.level`` decides
     whether they train. Without it, this is a supervised baseline from scratch
     (``finetune.level`` must be ``full``). ``loss.decorrelation`` adds a penalty of the loss
-    registry (DisCo, MoDe or a registered one) on background jets.
+    registry (DisCo, MoDe or a registered one) on background jets; ``loss.alignment`` a
+    distribution-alignment term between the representations of the training jets and of unpaired
+    ``data.alternate`` jets (docs/ot.md).
     """
     config, normalisation = _from_pretrained(config, pretrained)
     penalty_fn = _decorrelation_penalty(config)
+    alignment = _alignment(config)
     loss_fn = losses.configured_loss(config.loss.name, "supervised", config.loss.kwargs)
     setup = _set_up(config, out, resume, **_supervised_loaders(config))
     standardizer = _finetune_standardizer(config, normalisation, setup.train)
@@ -386,6 +440,7 @@ def finetune(
         "penalty_fn": penalty_fn,
         "penalty_weight": config.loss.decorrelation_weight,
         "preprocess": standardizer.apply,
+        "alignment": alignment,
     }
     return _run_fit(
         setup,

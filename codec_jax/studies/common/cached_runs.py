@@ -4,7 +4,14 @@ A study (``codec-jax run CONFIG --out DIR``) trains many runs; rerunning it in t
 must reuse every finished run and redo the interrupted ones. A pretraining run counts as finished
 when ``RUN_DIR/finished.json`` exists, a classifier/regression run when its ``RUN_DIR/scores.npz``
 exists (written atomically after training and scoring). :func:`prepare_study_dir` refuses a
-directory that holds a study with another config, so results of different configs never mix.
+directory that holds a study with another config, so results of different configs never mix --
+with one exception: a study config class may name ``EXTENSIBLE_FIELDS``, fields that only choose
+*which* runs are trained and how they are measured (models, seeds, working points). A changed
+config that differs from the directory's only in those fields *extends* the study: the runs it
+shares with the earlier config are reused (their names fix their configs, since the run templates,
+samples and pairs must be unchanged) and only the new ones are trained. A field the directory's
+config.json lacks (added to the library later) counts as its default
+(:func:`codec_jax.config.with_added_defaults`).
 """
 
 from __future__ import annotations
@@ -28,20 +35,33 @@ from codec_jax.train.runs import finetune, pretrain
 __all__ = ["prepare_study_dir", "run_dir_name", "pretrain_once", "finetune_and_score"]
 
 
-def prepare_study_dir(config: Any, out: Path) -> None:
+def prepare_study_dir(config: Any, out: Path) -> list[str]:
     """Create ``out`` and write ``out/config.json`` (the study config as JSON).
 
+    Returns the fields in which ``config`` extends the study already in ``out`` (empty for a new
+    directory or the same config).
+
     Raises:
-        ConfigError: ``out`` already holds a study run with a different config.
+        ConfigError: ``out`` already holds a study run with a different config (other than in the
+            class's ``EXTENSIBLE_FIELDS``); the differing fields are named.
     """
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "config.json"
-    text = study_to_json(config) + "\n"
-    if path.is_file() and path.read_text() != text:
-        raise ConfigError(f"{out} holds a study with a different config ({path}); choose another --out")
+    extended: list[str] = []
+    if path.is_file():
+        saved = config_lib.with_added_defaults(json.loads(path.read_text()), config)
+        current = json.loads(study_to_json(config))
+        changed = sorted(key for key in current.keys() | saved.keys() if saved.get(key) != current.get(key))
+        fixed = [key for key in changed if key not in getattr(type(config), "EXTENSIBLE_FIELDS", ())]
+        if fixed:
+            raise ConfigError(
+                f"{out} holds a study with a different config ({path}: {fixed} differ); choose another --out"
+            )
+        extended = changed
     with atomic_path(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(study_to_json(config) + "\n")
+    return extended
 
 
 def run_dir_name(model: str) -> str:

@@ -6,6 +6,7 @@ Presets live in configs/mack.py; every field can be overridden with ``--set`` (d
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 from codec_jax import config as config_lib
@@ -33,10 +34,12 @@ __all__ = [
 class Pretraining:
     """A pretraining variant: ``pairs`` -- ``"emd"`` (positive pairs with EMD below the cutoff),
     ``"oracle"`` (true partners of same-hard-event samples) or ``""`` (each nominal jet twice);
-    ``augment`` -- both views augmented."""
+    ``augment`` -- both views augmented; ``align`` -- add the study's distribution-alignment term
+    between the projections of nominal and (unpaired) alternate jets (docs/ot.md)."""
 
     pairs: str
     augment: bool
+    align: bool = False
 
 
 PRETRAININGS: dict[str, Pretraining] = {
@@ -44,6 +47,7 @@ PRETRAININGS: dict[str, Pretraining] = {
     "emd_pairs_aug": Pretraining("emd", True),
     "aug_only": Pretraining("", True),
     "oracle_pairs": Pretraining("oracle", False),
+    "ot_align": Pretraining("", True, align=True),
 }
 SUPERVISED = "supervised"
 
@@ -99,7 +103,23 @@ class MackConfig(StrictFields):
     supervised baseline; controls: :class:`ControlsConfig`; seeds: training seeds (the samples and
     pairs are shared); working_points: Z' efficiencies at which fractional changes are reported;
     measurement: :class:`MeasurementConfig`.
+    alignment / alignment_weight / alignment_kwargs: the distribution-alignment term of the
+    ``ot_align`` pretraining (``loss.alignment*`` of its runs; docs/ot.md).
+
+    A study directory may be extended (:func:`codec_jax.studies.common.cached_runs.prepare_study_dir`)
+    by changing only :attr:`EXTENSIBLE_FIELDS`: which models, seeds and controls are trained and
+    how they are measured; samples, pairing and the run templates are fixed for a directory.
     """
+
+    EXTENSIBLE_FIELDS: typing.ClassVar[tuple[str, ...]] = (
+        "pretrainings",
+        "finetune_levels",
+        "supervised",
+        "controls",
+        "seeds",
+        "working_points",
+        "measurement",
+    )
 
     name: str = "mack"
     study: str = "mack"
@@ -118,6 +138,9 @@ class MackConfig(StrictFields):
     seeds: tuple[int, ...] = (0, 1, 2)
     working_points: tuple[float, ...] = (0.5, 0.3)
     measurement: MeasurementConfig = dataclasses.field(default_factory=MeasurementConfig)
+    alignment: str = "sinkhorn"
+    alignment_weight: float = 25.0
+    alignment_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def mack_model_names(config: MackConfig) -> list[str]:

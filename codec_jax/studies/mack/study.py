@@ -143,11 +143,15 @@ def _pretrain_config(
     run.name = f"{config.name}/{name}/seed{seed}"
     run.training.seed = seed
     run.data.train = _files(split, "nominal", "train")
-    run.data.alternate = _files(split, "alternate", "train") if variant.pairs else ()
+    run.data.alternate = _files(split, "alternate", "train") if variant.pairs or variant.align else ()
     run.data.pairs = pairs[variant.pairs]["path"] if variant.pairs else ""
     run.data.background_only = not config.pairing.include_signal
     run.loss.augmentations = tuple(config.augmentations) if variant.augment else ()
     run.loss.augmentation_kwargs = dict(config.augmentation_kwargs) if variant.augment else {}
+    if variant.align:
+        run.loss.alignment = config.alignment
+        run.loss.alignment_weight = config.alignment_weight
+        run.loss.alignment_kwargs = dict(config.alignment_kwargs)
     return run
 
 
@@ -293,7 +297,9 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     (the content of ``out/metrics.json``)."""
     check_config(config)
     out = Path(out)
-    prepare_study_dir(config, out)
+    extended = prepare_study_dir(config, out)
+    if extended:
+        print(f"extending the study in {out} ({', '.join(extended)} changed): finished runs are reused")
     loaded = study_samples(config.samples, progress=config.pretrain.training.progress)
     split = split_samples(config.samples, loaded, out / "data")
     max_particles = config.pretrain.data.max_particles
@@ -386,6 +392,7 @@ def _measure(config: MackConfig, scores, labels) -> dict[str, Any]:
         for better, worse in (
             ("emd_pairs/frozen", "aug_only/frozen"),
             ("oracle_pairs/frozen", "emd_pairs/frozen"),
+            ("ot_align/frozen", "aug_only/frozen"),
         )
         if better in scores and worse in scores
     ]
