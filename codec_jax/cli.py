@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from codec_jax import termination
 from codec_jax.errors import CodecJaxError
+from codec_jax.faults import kill_point
 
 __all__ = ["main", "build_parser"]
 
@@ -427,6 +428,7 @@ def _run_pair(args: argparse.Namespace) -> None:
         f"({settings['n_nominal']} nominal x {settings['n_alternate']} alternate jets), "
         f"cutoff {settings['cutoff']:.4g}, backend {settings['backend']}"
     )
+    kill_point("pair:searched")
     out = save_pairs(pairs, args.out)
     print(f"wrote {out} and {plot_pair_emd(pairs, out.with_suffix('.png'))}")
 

@@ -1,20 +1,45 @@
-"""Files on disk: atomic writes and one-line descriptions of operating-system errors.
+"""Files on disk: atomic writes, output sets, and one-line descriptions of operating-system errors.
 
 Everything codec_jax writes goes through :class:`atomic_path` (a temporary file in the target's
 directory, renamed onto the target on success), so a killed job never leaves a half-written file
 behind; :func:`describe_os_error` turns an ``OSError`` into the one line the command line prints.
+
+Outputs that belong together (``flatten``'s ``signal.root`` + ``background.root``) are written as
+a set with :func:`output_set`: a marker ``.codec_jax_set.writing`` is created before the first
+file and removed after a manifest ``.codec_jax_set.json`` (SHA-256 of every member) is written
+last. :func:`check_set_member`, called by every reader of those files
+(:func:`codec_jax.data.io.read_root`), refuses a member of a set whose writing did not finish (a
+killed run that overwrote part of an earlier one) or that differs from its manifest, so a reader
+never mixes two runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from codec_jax.errors import ConfigError, DataError
 
-__all__ = ["atomic_path", "describe_os_error", "refuse_overwriting_inputs"]
+__all__ = [
+    "atomic_path",
+    "naming_path",
+    "output_set",
+    "check_set_member",
+    "SET_MANIFEST",
+    "SET_WRITING",
+    "describe_os_error",
+    "refuse_overwriting_inputs",
+]
+
+#: The manifest of a finished output set (member name -> SHA-256, and the producer).
+SET_MANIFEST = ".codec_jax_set.json"
+#: Present while an output set is being written (holds the producer's name).
+SET_WRITING = ".codec_jax_set.writing"
 
 
 class atomic_path:  # noqa: N801 - used as a context manager, reads like a function
@@ -42,9 +67,85 @@ class atomic_path:  # noqa: N801 - used as a context manager, reads like a funct
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+            try:
+                os.replace(self.tmp, self.path)
+            except OSError as error:
+                self.tmp.unlink(missing_ok=True)
+                raise naming_path(error, self.path) from error
+            return
+        self.tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:  # e.g. a full disk during the write
+            raise naming_path(exc, self.path) from exc
+
+
+def naming_path(error: OSError, path: str | os.PathLike) -> OSError:
+    """``error`` itself when it names a file, else the same error (errno, reason) about ``path``:
+    a write that fails on a full disk raises ``OSError(28)`` without a file name."""
+    if error.filename is not None:
+        return error
+    return type(error)(error.errno, error.strerror or str(error) or type(error).__name__, str(path))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def output_set(directory: str | os.PathLike, producer: str) -> Iterator[list[Path]]:
+    """Write several files of ``directory`` as one set; yields a list to which the caller appends
+    the path of every member it writes (each written atomically, e.g. with :class:`atomic_path`).
+
+    On success the manifest (members and their SHA-256) is written and the writing marker
+    removed; on failure the marker stays, so :func:`check_set_member` refuses every member until
+    a rerun finishes. ``producer`` (e.g. ``"codec-jax flatten"``) is named in those errors.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_path(directory / SET_WRITING) as tmp:
+        tmp.write_text(producer)
+    (directory / SET_MANIFEST).unlink(missing_ok=True)
+    members: list[Path] = []
+    yield members
+    manifest = {"producer": producer, "files": {Path(p).name: _sha256(Path(p)) for p in members}}
+    with atomic_path(directory / SET_MANIFEST) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1))
+    (directory / SET_WRITING).unlink(missing_ok=True)
+
+
+def check_set_member(path: str | os.PathLike) -> None:
+    """Refuse ``path`` if it belongs to an output set (:func:`output_set`) that is unfinished or
+    whose manifest records other contents.
+
+    Raises:
+        DataError: naming the file and the producer to rerun.
+    """
+    path = Path(path)
+    writing = path.parent / SET_WRITING
+    if writing.is_file():
+        producer = writing.read_text().strip() or "the command that wrote it"
+        raise DataError(
+            f"{path}: its directory holds an unfinished output set ({producer} was interrupted while "
+            "writing it, so its files may come from two runs); rerun it"
+        )
+    manifest_path = path.parent / SET_MANIFEST
+    if not manifest_path.is_file():
+        return
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        expected = manifest["files"].get(path.name)
+    except (ValueError, KeyError, AttributeError):
+        raise DataError(
+            f"{manifest_path}: damaged output-set manifest; rerun the command that wrote it"
+        ) from None
+    if expected is not None and _sha256(path) != expected:
+        raise DataError(
+            f"{path} differs from the file {manifest.get('producer', 'its producer')} wrote with the rest of "
+            f"its set ({manifest_path}): it was replaced afterwards, so the set may mix two runs"
+        )
 
 
 def describe_os_error(error: OSError, target: str | os.PathLike | None = None) -> str:

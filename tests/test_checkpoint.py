@@ -1,5 +1,8 @@
 """Checkpointer round trips and the errors of restore_encoder (toy parameter trees, no training)."""
 
+import json
+import shutil
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -101,3 +104,71 @@ def test_missing_epoch_is_named(run_dir):
     with Checkpointer(run_dir / "checkpoints", read_only=True) as checkpointer:
         with pytest.raises(CheckpointError, match="no checkpoint of epoch 7"):
             checkpointer.read_json(7)
+
+
+# --------------------------------------------------------------------------- verified checkpoints
+def _one_checkpoint(root, width=64):
+    """A run directory with one checkpoint (epoch 1) of larger arrays; returns its state."""
+    tx = optax.adam(1e-3)
+    state = create_state(_params(width=width, seed=7), tx)
+    with Checkpointer(root / "checkpoints") as checkpointer:
+        checkpointer.save(
+            1, state, config={"name": "toy"}, normalisation={"mean": [0.0]}, progress={"epoch": 1}
+        )
+    return state
+
+
+def _restore(root):
+    abstract = jax.eval_shape(lambda: create_state(_params(width=64), optax.adam(1e-3)))
+    with Checkpointer(root / "checkpoints", read_only=True) as checkpointer:
+        return checkpointer.restore(abstract)
+
+
+def _checksum_file(root):
+    return root / "checkpoints" / "1" / "checksums" / "metadata"
+
+
+def test_checksums_are_saved_and_a_clean_checkpoint_verifies(tmp_path):
+    _one_checkpoint(tmp_path)
+
+    saved = json.loads(_checksum_file(tmp_path).read_text())
+    assert "state/params/encoder/dense/kernel" in saved and "config" in saved
+    assert int(_restore(tmp_path).epoch) == 1
+
+
+def test_a_changed_array_is_refused_naming_epoch_and_array(tmp_path):
+
+    _one_checkpoint(tmp_path)
+    path = _checksum_file(tmp_path)
+    saved = json.loads(path.read_text())
+    saved["state/params/encoder/dense/kernel"] = "0" * 64  # what a flipped bit in the array gives
+    path.write_text(json.dumps(saved))
+    with pytest.raises(CheckpointError, match=r"checkpoints/1 is corrupt: state/params/encoder/dense/kernel"):
+        _restore(tmp_path)
+    template = _params(width=64)
+    with pytest.raises(CheckpointError, match="encoder/dense/kernel does not match"):
+        restore_encoder(tmp_path, template)
+
+
+def test_flipped_bytes_in_the_largest_data_file_are_refused_in_one_line(tmp_path):
+    _one_checkpoint(tmp_path, width=256)
+    files = [p for p in (tmp_path / "checkpoints" / "1" / "state").rglob("*") if p.is_file()]
+    largest = max(files, key=lambda p: p.stat().st_size)
+    data = bytearray(largest.read_bytes())
+    middle = len(data) // 2
+    for offset in range(64):
+        data[middle + offset] ^= 0xFF
+    largest.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError) as error:
+        _restore(tmp_path)
+    assert "\n" not in str(error.value) and "checkpoints/1" in str(error.value)
+
+
+def test_a_checkpoint_written_without_checksums_restores_unchecked(tmp_path):
+
+    state = _one_checkpoint(tmp_path)
+    shutil.rmtree(tmp_path / "checkpoints" / "1" / "checksums")
+    restored = _restore(tmp_path)
+    np.testing.assert_array_equal(
+        np.asarray(restored.state.params["head"]["kernel"]), np.asarray(state.params["head"]["kernel"])
+    )

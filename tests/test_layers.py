@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "codec_jax"
 
 #: Layers from the bottom up; each entry is a package or module of codec_jax.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("codec_jax.errors",),
+    ("codec_jax.errors", "codec_jax.faults"),
     ("codec_jax.jets", "codec_jax.files", "codec_jax.termination"),
     (
         "codec_jax.config",

@@ -36,7 +36,8 @@ from codec_jax.data.bias import (
 )
 from codec_jax.data.io import write_root
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.files import atomic_path
+from codec_jax.faults import kill_point
+from codec_jax.files import atomic_path, output_set
 from codec_jax.jets import JetSample
 
 __all__ = [
@@ -234,6 +235,8 @@ def flatten(
         :class:`FlatSets` with the selected jets, per-jet weights summing to ``jets_per_cell``
         in every cell of both samples.
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ConfigError(f"the flattening seed must be an integer >= 0, got {seed!r}")
     if mode not in ("1d", "2d"):
         raise ConfigError(f"mode must be '1d' or '2d', got {mode!r}")
     if fit not in FIT_MODELS:
@@ -332,7 +335,10 @@ def flatten(
 def write_flat_outputs(
     flat: FlatSets, signal: JetSample, background: JetSample, out_dir: str | os.PathLike
 ) -> dict[str, Path]:
-    """Write a flattening run to ``out_dir`` (each file atomically) and return the paths.
+    """Write a flattening run to ``out_dir`` and return the paths: each file atomically, and
+    ``signal.root``, ``background.root`` and ``flatten.json`` as one output set
+    (:func:`codec_jax.files.output_set`: a reader refuses them if a run was killed while
+    overwriting an earlier one).
 
     Files: ``signal.root`` and ``background.root`` (the generator's schema, flattening weights in
     the ``weight`` branch), ``flatten.json`` (:meth:`FlatSets.summary`) and the plots
@@ -341,14 +347,14 @@ def write_flat_outputs(
     """
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "signal": write_root(flat.signal, out / "signal.root"),
-        "background": write_root(flat.background, out / "background.root"),
-    }
-    with atomic_path(out / "flatten.json") as tmp:
-        tmp.write_text(json.dumps(flat.summary(), indent=1))
-    paths["summary"] = out / "flatten.json"
+    with output_set(out, "codec-jax flatten") as members:
+        paths = {"signal": write_root(flat.signal, out / "signal.root")}
+        kill_point("flatten:signal_written")  # fault tests: a kill between two files of the set
+        paths["background"] = write_root(flat.background, out / "background.root")
+        with atomic_path(out / "flatten.json") as tmp:
+            tmp.write_text(json.dumps(flat.summary(), indent=1))
+        paths["summary"] = out / "flatten.json"
+        members.extend(paths.values())
 
     mass_variable = flat.settings["mass_variable"]
     m_range = tuple(flat.settings["mass_range"])

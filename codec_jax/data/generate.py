@@ -40,6 +40,7 @@ from codec_jax.data.jet_selection import concatenate_selected, select_jets
 from codec_jax.data.pythia_settings import DEFAULT_NARROW_MASS, VARIANTS, WIDE_MASS_RANGE
 from codec_jax.data.substructure import jet_substructure
 from codec_jax.errors import CodecJaxError, ConfigError, DataError
+from codec_jax.faults import kill_point
 from codec_jax.jets import ABSOLUTE_FEATURES, JetSample, concatenate
 
 __all__ = [
@@ -393,6 +394,7 @@ def generate_to_file(
     for result in _run_chunks(config, todo, workers, progress):
         write_root(result.sample.with_metadata(n_events=result.n_events), chunk_file(result.chunk))
         results.append(result)
+        kill_point("generate:chunk_written")
     written = write_root(_assemble(config, shard, results), path)
     shutil.rmtree(chunk_dir)
     return written

@@ -40,7 +40,7 @@ import numpy as np
 import uproot
 
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.files import atomic_path
+from codec_jax.files import atomic_path, check_set_member
 from codec_jax.jets import (
     ABSOLUTE_FEATURES,
     JET_FIELD_DTYPES,
@@ -223,12 +223,14 @@ def read_root(
 
     Raises:
         DataError: missing file/tree/branch, wrong dtype, NaN/inf values, or no entries; the
-            message names the file and the branch.
+            message names the file and the branch; a member of an unfinished or altered output
+            set (:func:`codec_jax.files.check_set_member`).
     """
 
     path = Path(path)
     file, ttree = _open_tree(path, tree)
     with file:
+        check_set_member(path)
         particle_branches = list(PARTICLE_BRANCHES.values())
         _check_branches(path, ttree, particle_branches + list(JET_BRANCHES.values()))
         if ttree.num_entries == 0:

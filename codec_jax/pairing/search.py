@@ -26,7 +26,7 @@ import jax
 import numpy as np
 
 from codec_jax.emd import CloudPair, ParticleClouds, emd_lower_bound
-from codec_jax.errors import DataError
+from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JetSample
 from codec_jax.pairing.candidates import (
     binned_candidates,
@@ -73,6 +73,8 @@ def jet_particles(sample: JetSample, max_particles: int | None = None) -> Partic
 def _rng(key: Any) -> np.random.Generator:
     """A NumPy generator from an int seed or a JAX PRNG key."""
     if isinstance(key, (int, np.integer)):
+        if key < 0:
+            raise ConfigError(f"the pairing seed must be >= 0, got {int(key)}")
         return np.random.default_rng(int(key))
 
     data = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key

@@ -30,6 +30,8 @@ from codec_jax import parallel, termination
 from codec_jax.checkpoint import Checkpointer, Restored
 from codec_jax.data.pipeline import iterate_batches, num_batches
 from codec_jax.errors import CodecJaxError, DataError
+from codec_jax.faults import kill_point
+from codec_jax.files import atomic_path, naming_path
 from codec_jax.train.state import TrainState
 
 __all__ = [
@@ -137,9 +139,8 @@ def _rewrite_metrics(path: Path, up_to_epoch: int) -> list[dict]:
     if not path.exists():
         return []
     kept = [entry for entry in read_metrics(path) if entry["epoch"] <= up_to_epoch]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(entry) + "\n" for entry in kept))
     return kept
 
 
@@ -298,8 +299,12 @@ class _EpochRunner:
     def save(self, state: TrainState, record: dict, progress: _Progress) -> None:
         """Append ``record`` to ``metrics.jsonl`` and checkpoint its epoch (asynchronously) with
         the config, normalisation and ``progress``."""
-        with (self.run_dir / METRICS_FILE).open("a") as stream:
-            stream.write(json.dumps(record) + "\n")
+        path = self.run_dir / METRICS_FILE
+        try:
+            with path.open("a") as stream:
+                stream.write(json.dumps(record) + "\n")
+        except OSError as error:  # a full disk: the torn line is dropped on --resume
+            raise naming_path(error, path) from error
         if self.checkpointer is not None:
             self.checkpointer.save(
                 record["epoch"],
@@ -308,6 +313,7 @@ class _EpochRunner:
                 normalisation=self.checkpoint_json.get("normalisation", {}),
                 progress=progress.to_json(),
             )
+        kill_point("train:epoch_saved")  # fault tests: a kill while the checkpoint is being written
 
 
 def fit(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,9 @@ def _run_fit(
                 lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
                 jax.eval_shape(lambda: state),
             )
-            restored = checkpointer.restore(abstract)
+            restored, skipped = checkpointer.restore_latest_good(abstract)
+            for line in skipped:
+                warnings.warn(f"{line}; resuming from epoch {restored.epoch} instead", stacklevel=2)
         return fit(
             state,
             train_step,

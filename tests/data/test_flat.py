@@ -372,7 +372,7 @@ def test_cli_flatten_writes_all_files(tmp_path, samples):
         )  # fmt: skip
     assert status == 0
     expected = {"signal.root", "background.root", "flatten.json", "spectra_mass.png", "spectra_pt.png"}
-    expected |= {"weights.png", "mass_fit.png"}
+    expected |= {"weights.png", "mass_fit.png", ".codec_jax_set.json"}  # the set manifest, written last
     assert {path.name for path in out.iterdir()} == expected
     summary = json.loads((out / "flatten.json").read_text())
     assert summary["settings"]["seed"] == 5 and summary["signal_bias"]["mass_density"]["kind"] == "fit"
@@ -381,7 +381,7 @@ def test_cli_flatten_writes_all_files(tmp_path, samples):
     sums, _ = np.histogram(flat_signal.msd, np.linspace(40, 200, 9), weights=flat_signal.weight)
     np.testing.assert_allclose(sums, summary["jets_per_cell"], rtol=1e-4)
     assert flat_signal.metadata["flattening"]["mode"] == "1d"
-    for name in expected - {"signal.root", "background.root", "flatten.json"}:
+    for name in expected - {"signal.root", "background.root", "flatten.json", ".codec_jax_set.json"}:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = main(
         ["flatten", "--signal", str(tmp_path / "missing.root"), "--background", "x", "--out", str(out)]
