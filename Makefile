@@ -6,7 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-fast bench lint format clean install
+EXPORT_VENV := .venv-export
+EXPORT_STAMP := $(EXPORT_VENV)/.installed-stamp
+# jax2onnx (ONNX export) pins orbax-checkpoint < 0.11.37, older than codec_jax's: it gets its own
+# environment with the main environment's jax and flax; codec_jax runs there from this checkout.
+JAX2ONNX := jax2onnx==0.17.1
+
+.PHONY: demo test test-fast bench lint format clean install export-env
 
 install: $(STAMP)
 
@@ -17,11 +23,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[generate,dev]'
 	@touch $(STAMP)
 
+export-env: $(EXPORT_STAMP)
+
+$(EXPORT_STAMP): $(STAMP)
+	@test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EXPORT_VENV)/bin/python -m pip install --quiet '$(JAX2ONNX)' onnxruntime \
+		"$$($(BIN)/python -c 'import jax; print("jax==" + jax.__version__)')" \
+		"$$($(BIN)/python -c 'import flax; print("flax==" + flax.__version__)')"
+	@touch $(EXPORT_STAMP)
+
 demo: $(STAMP)
 	$(BIN)/codec-jax demo --out $(DEMO_OUT)
 
-test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+test: $(STAMP) $(EXPORT_STAMP)
+	CODEC_JAX_REQUIRE_EXPORT=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # The edit loop: everything but the end-to-end study runs and Pythia generation (under 2 minutes).
 test-fast: $(STAMP)
@@ -41,4 +57,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix codec_jax tests benchmarks experiments configs
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(EXPORT_VENV) runs .pytest_cache build *.egg-info

@@ -8,8 +8,11 @@ times, in the same run:
 * scoring: the network on the jets already in memory (``ClassifierScorer``);
 * predict: the whole command (read, prepare, score, write ``scores`` with two observers).
 
+* onnxruntime: the same network exported with ``codec-jax export`` (when the export environment
+  exists, ``make export-env``), scored by ONNX Runtime on the jets in memory (``OnnxTagger``) and
+  through ``predict --onnx``.
 Prints jets/s of each and the ratio predict / reading (how much the network costs on top of the
-I/O). Usage::
+I/O), and ONNX Runtime / JAX. Usage::
 
     python benchmarks/predict.py [--jets 20000] [--files 2] [--chunk 10000]
 """
@@ -26,7 +29,9 @@ import numpy as np
 from codec_jax.config import Config, DataConfig, FinetuneConfig, LossConfig, ModelConfig, TrainingConfig
 from codec_jax.data.io import read_root, root_entries, write_root
 from codec_jax.data.synthetic import make_jets
+from codec_jax.errors import ConfigError
 from codec_jax.inference import ClassifierScorer, load_trained_run, predict_files
+from codec_jax.inference.export import OnnxTagger, export_onnx, export_python
 from codec_jax.jets import ABSOLUTE_FEATURES, JetSample
 from codec_jax.train import finetune
 
@@ -59,6 +64,19 @@ def train_tagger(folder: Path, encoder: str, train_file: Path) -> Path:
     out = folder / encoder
     finetune(config, out)
     return out
+
+
+def whole_predict(run_dir: Path, files: list[Path], out: Path, chunk: int, onnx: Path | None = None):
+    """``predict_files`` with two observers (JAX, or ONNX Runtime with ``onnx``)."""
+    return predict_files(
+        run_dir,
+        [str(path) for path in files],
+        out,
+        observers=("jet_pt", "jet_msd"),
+        chunk_size=chunk,
+        progress=False,
+        onnx=onnx,
+    )
 
 
 def rate(n: int, seconds: float) -> str:
@@ -94,18 +112,29 @@ def main() -> None:
             start = time.perf_counter()
             scorer.score(run.params, run.items, sample)
             scoring = time.perf_counter() - start
-            summary = predict_files(
-                run_dir,
-                [str(path) for path in files],
-                folder / f"scores_{encoder}.root",
-                observers=("jet_pt", "jet_msd"),
-                chunk_size=args.chunk,
-                progress=False,
-            )
+            summary = whole_predict(run_dir, files, folder / f"scores_{encoder}.root", args.chunk)
             print(
                 f"{encoder:12s} scoring in memory: {rate(len(sample), scoring)}; predict (read + score + "
                 f"write, incl. loading and compiling): {rate(summary.n_jets, summary.seconds)}; "
                 f"predict / reading only = {(n_total / summary.seconds) / (n_total / reading):.2f}"
+            )
+            try:
+                export_python()
+            except ConfigError as error:
+                print(f"{encoder:12s} onnxruntime: skipped ({error})")
+                continue
+            onnx_path, _ = export_onnx(run_dir, folder / f"{encoder}.onnx")
+            tagger = OnnxTagger(onnx_path)
+            tagger.outputs(sample[:512])
+            start = time.perf_counter()
+            tagger.outputs(sample)
+            onnx_scoring = time.perf_counter() - start
+            onnx_summary = whole_predict(
+                run_dir, files, folder / f"scores_{encoder}_onnx.root", args.chunk, onnx_path
+            )
+            print(
+                f"{encoder:12s} onnxruntime in memory: {rate(len(sample), onnx_scoring)} "
+                f"({scoring / onnx_scoring:.2f}x JAX); predict --onnx: {rate(onnx_summary.n_jets, onnx_summary.seconds)}"
             )
 
 

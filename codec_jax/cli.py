@@ -519,6 +519,9 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latent", action="store_true", help="also write the encoder's representation")
     parser.add_argument("--chunk", type=int, default=50_000, help="jets read at a time (default: 50000)")
     parser.add_argument("--tree", default="jets", help="input TTree (default: jets)")
+    parser.add_argument(
+        "--onnx", default=None, metavar="FILE", help="score with this ONNX export of RUN through ONNX Runtime"
+    )
     parser.set_defaults(handler=_run_predict)
 
 
@@ -534,12 +537,35 @@ def _run_predict(args: argparse.Namespace) -> None:
         latent=args.latent,
         chunk_size=args.chunk,
         tree=args.tree,
+        onnx=args.onnx,
     )
     rate = summary.n_jets / max(summary.seconds, 1e-9)
     print(
         f"wrote {summary.out}: {summary.n_jets} jets from {len(summary.files)} file(s), branches "
         f"{', '.join(summary.branches)} ({summary.seconds:.1f} s, {rate:.0f} jets/s)"
     )
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a trained run's network to ONNX (for ONNX Runtime in experiment software)",
+        description="Convert the network of a trained run, with its input standardisation, to ONNX "
+        "(inputs particles [batch, P, 3] and mask [batch, P], float32; output score [batch], or "
+        "latent [batch, d] for a pretraining run) and write a sidecar JSON describing the inputs. "
+        "Runs jax2onnx in the export environment (make export-env, or CODEC_JAX_EXPORT_PYTHON).",
+    )
+    parser.add_argument("run", help="trained run directory")
+    parser.add_argument("--out", required=True, help="output .onnx file (the sidecar: same name, .json)")
+    parser.add_argument("--opset", type=int, default=18, help="ONNX opset (default: 18)")
+    parser.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> None:
+    from codec_jax.inference.export import export_onnx
+
+    onnx_path, sidecar = export_onnx(args.run, args.out, opset=args.opset)
+    print(f"wrote {onnx_path} and {sidecar}")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -554,6 +580,7 @@ _SUBCOMMANDS = (
     _add_run,
     _add_compare,
     _add_predict,
+    _add_export,
 )
 
 

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from codec_jax.data.io import read_root, root_entries
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.files import atomic_path, refuse_overwriting_inputs
+from codec_jax.inference.export import OnnxTagger
 from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.inference.trained import TrainedRun, load_trained_run
 
@@ -119,21 +120,32 @@ def _chunks(entries: int, chunk_size: int) -> Iterator[tuple[int, int]]:
 
 
 def _chunk_branches(
-    run: TrainedRun, scorer: ClassifierScorer, sample, *, latent: bool
+    run: TrainedRun, scorer: ClassifierScorer, sample, *, latent: bool, onnx: OnnxTagger | None = None
 ) -> dict[str, np.ndarray]:
-    """The prediction branches of one chunk of jets."""
+    """The prediction branches of one chunk of jets (the score, and for a pretraining run's ONNX
+    export the latents, from ONNX Runtime when ``onnx`` is given)."""
 
     branches: dict[str, np.ndarray] = {}
     if run.kind == "classifier":
-        score = scorer.score(run.params, run.items, sample)
+        score = onnx.outputs(sample) if onnx is not None else scorer.score(run.params, run.items, sample)
         branches["score"] = score.astype(np.float32)
         if run.loss_name == "bce":
             branches["probability"] = (1.0 / (1.0 + np.exp(-score))).astype(np.float32)
     if latent:
-        representation = scorer.embed(run.params, run.items, sample)
+        from_onnx = onnx is not None and onnx.output == "latent"
+        representation = onnx.outputs(sample) if from_onnx else scorer.embed(run.params, run.items, sample)
         for index in range(representation.shape[1]):
             branches[f"latent_{index}"] = representation[:, index].astype(np.float32)
     return branches
+
+
+def _check_onnx(run: TrainedRun, onnx: OnnxTagger) -> None:
+    expected = "score" if run.kind == "classifier" else "latent"
+    if onnx.output != expected or onnx.max_particles != run.max_particles:
+        raise ConfigError(
+            f"{onnx.path} (output {onnx.output!r}, {onnx.max_particles} particles) is not an export of "
+            f"{run.run_dir} (a {run.kind} run: {expected!r}, {run.max_particles} particles)"
+        )
 
 
 def _check_request(run: TrainedRun, observers: Sequence[str], latent: bool, chunk_size: int) -> None:
@@ -164,6 +176,7 @@ def predict_files(
     tree: str = "jets",
     batch_size: int = 512,
     progress: bool = True,
+    onnx: str | os.PathLike | None = None,
 ) -> PredictionSummary:
     """Score every jet of ``data`` with the run in ``run_dir`` and write ``out`` (see the module
     docstring for the branches).
@@ -178,6 +191,9 @@ def predict_files(
         tree: the input TTree.
         batch_size: jets per network call (the last batch of a chunk is padded).
         progress: show a progress bar over the jets.
+        onnx: score with this ONNX export of the run (:mod:`codec_jax.inference.export`) through
+            ONNX Runtime instead of JAX (the same branches; latents of a classifier run still
+            come from JAX).
 
     Raises:
         DataError: missing or unreadable input, schema errors (naming file and branch), a missing
@@ -192,6 +208,7 @@ def predict_files(
     entries = tuple(root_entries(path, tree=tree) for path in files)
     run: TrainedRun | None = None
     scorer = ClassifierScorer(batch_size=batch_size)
+    tagger = None if onnx is None else OnnxTagger(onnx, batch_size=batch_size)
     out = Path(out)
     refuse_overwriting_inputs(files, files=[out])
     written: tuple[str, ...] = ()
@@ -203,10 +220,12 @@ def predict_files(
                     first = read_root(path, tree=tree, entry_start=0, entry_stop=1)
                     run = load_trained_run(run_dir, first)
                     _check_request(run, observers, latent, chunk_size)
+                    if tagger is not None:
+                        _check_onnx(run, tagger)
                 sample = read_root(
                     path, max_particles=run.max_particles, tree=tree, entry_start=start, entry_stop=stop
                 )
-                branches = _chunk_branches(run, scorer, sample, latent=latent)
+                branches = _chunk_branches(run, scorer, sample, latent=latent, onnx=tagger)
                 branches["file_index"] = np.full(stop - start, file_index, np.int32)
                 branches["entry"] = np.arange(start, stop, dtype=np.int64)
                 branches.update(_observer_arrays(path, tree, observers, start, stop))
@@ -227,6 +246,7 @@ def predict_files(
                 "files": [str(path) for path in files],
                 "entries": list(entries),
                 "tree": tree,
+                "onnx": None if onnx is None else str(onnx),
                 "score": "head output (logit for bce)" if run.kind == "classifier" else None,
             }
         )

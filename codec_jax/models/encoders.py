@@ -21,7 +21,15 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from codec_jax.models.layers import MLP, PairDense, masked_mean, masked_sum, zero_padding
+from codec_jax.models.layers import (
+    MLP,
+    PairDense,
+    masked_mean,
+    masked_sum,
+    off_diagonal,
+    wrapped_angle,
+    zero_padding,
+)
 
 __all__ = [
     "JetFeatureMLP",
@@ -105,7 +113,7 @@ class EdgeMessages(nn.Module):
         # [batch, receivers, senders, edge_dims[0]]
         edges = nn.relu(receiver[:, :, None, :] + sender[:, None, :, :])
         edges = MLP(self.edge_dims[1:], name="edge_mlp")(edges)
-        distinct = ~jnp.eye(x.shape[1], dtype=bool)
+        distinct = off_diagonal(x.shape[1])
         real_pairs = mask[:, :, None] & mask[:, None, :] & distinct  # [batch, receivers, senders]
         return masked_sum(edges, real_pairs, axis=2)
 
@@ -188,10 +196,10 @@ def knn_indices(coordinates: jax.Array, mask: jax.Array, num_neighbors: int) -> 
     coordinates = jax.lax.stop_gradient(coordinates)
     delta = coordinates[:, :, None, :] - coordinates[:, None, :, :]  # [batch, P, P, 2]
     deta = delta[..., 0]
-    dphi = jnp.mod(delta[..., 1] + jnp.pi, 2.0 * jnp.pi) - jnp.pi
+    dphi = wrapped_angle(delta[..., 1])
     distance = deta**2 + dphi**2
     n_particles = mask.shape[1]
-    allowed = mask[:, None, :] & ~jnp.eye(n_particles, dtype=bool)
+    allowed = mask[:, None, :] & off_diagonal(n_particles)
     distance = jnp.where(allowed, distance, jnp.inf)
     neg_distance, indices = jax.lax.top_k(-distance, num_neighbors)
     return indices, jnp.isfinite(neg_distance)

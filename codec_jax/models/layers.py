@@ -20,6 +20,8 @@ __all__ = [
     "masked_sum",
     "masked_mean",
     "zero_padding",
+    "off_diagonal",
+    "wrapped_angle",
 ]
 
 
@@ -104,3 +106,18 @@ class PairDense(nn.Module):
         receiver = x @ kernel[:in_features] + bias
         sender = x @ kernel[in_features:]
         return receiver, sender
+
+
+def off_diagonal(n: int) -> jax.Array:
+    """``[n, n]`` bool, True off the diagonal (pairs of distinct particles). Built from index
+    comparisons rather than ``jnp.eye`` so that exported ONNX graphs need no boolean ``EyeLike``
+    (which ONNX Runtime does not implement)."""
+    index = jnp.arange(n)
+    return index[:, None] != index[None, :]
+
+
+def wrapped_angle(dphi: jax.Array) -> jax.Array:
+    """An azimuthal difference wrapped into [-pi, pi] (``dphi - 2 pi round(dphi / 2 pi)``; the same
+    as the ``mod`` form except exactly at +-pi, where only the sign may differ). Written without
+    ``rem`` so that ONNX export works with a symbolic batch size."""
+    return dphi - 2.0 * jnp.pi * jnp.round(dphi / (2.0 * jnp.pi))

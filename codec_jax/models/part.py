@@ -37,7 +37,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from codec_jax.models.layers import MLP, zero_padding
+from codec_jax.models.layers import MLP, off_diagonal, wrapped_angle, zero_padding
 
 __all__ = ["ParT", "pairwise_features", "PAIRWISE_FEATURES"]
 
@@ -79,7 +79,7 @@ def pairwise_features(
     pt = jnp.where(mask, x[..., pt_col], 0.0)
     eta, phi = x[..., eta_col], x[..., phi_col]
     deta = eta[:, :, None] - eta[:, None, :]
-    dphi = jnp.mod(phi[:, :, None] - phi[:, None, :] + jnp.pi, 2.0 * jnp.pi) - jnp.pi
+    dphi = wrapped_angle(phi[:, :, None] - phi[:, None, :])
     delta = jnp.sqrt(deta**2 + dphi**2 + _EPS**2)
     pt_a, pt_b = pt[:, :, None], pt[:, None, :]
     pt_min = jnp.minimum(pt_a, pt_b)
@@ -94,7 +94,7 @@ def pairwise_features(
         axis=-1,
     )
     n = mask.shape[1]
-    valid = mask[:, :, None] & mask[:, None, :] & ~jnp.eye(n, dtype=bool)
+    valid = mask[:, :, None] & mask[:, None, :] & off_diagonal(n)
     return jnp.where(valid[..., None], features, 0.0)
 
 

@@ -108,8 +108,9 @@ def test_metrics_per_model_and_seed(smoke):
     config, out, _ = smoke
     metrics = json.loads((out / "metrics.json").read_text())
     models = model_names(config)
-    # 9 MACK models, supervised, their 9 noisy controls, one ladder rung and the random encoder
-    assert len(models) == 21 and sorted(metrics["runs"]) == sorted(models)
+    # 12 MACK models (4 pretrainings incl. ot_align x 3 levels), supervised, their 12 noisy
+    # controls, one ladder rung and the random encoder
+    assert len(models) == 27 and sorted(metrics["runs"]) == sorted(models)
     keys = [
         "frac_change_qcd_at_zprime_eff_0.5",
         "frac_change_qcd_at_zprime_eff_0.3",
@@ -127,6 +128,8 @@ def test_metrics_per_model_and_seed(smoke):
     for pretraining in config.pretrainings:
         rows = (out / "seed0" / f"pretrain-{pretraining}" / "metrics.jsonl").read_text().splitlines()
         last = json.loads(rows[-1])["val/variance"]
+        # ot_align adds the alignment term (the others have none)
+        assert ("train/alignment" in json.loads(rows[-1])) == (pretraining == "ot_align")
         health = metrics["pretraining_health"][pretraining]["0"]
         assert health["variance_term"] == pytest.approx(last) and 0.0 <= last <= 2.0
         dims = config.pretrain.model.encoder_kwargs["output_dim"]
