@@ -164,8 +164,9 @@ class OptimizerConfig(StrictFields):
 class TrainingConfig(StrictFields):
     """The driver: epochs, batch size (global, over all devices), seed, early-stopping patience
     (epochs without a validation-loss improvement larger than min_delta; 0 = off), how many
-    checkpoints to keep, whether to show a progress bar, and the number of devices to use
-    (0 = all)."""
+    checkpoints to keep, whether to show a progress bar, the number of devices to use
+    (0 = all), and where the per-epoch metrics are logged (loggers: ``jsonl`` -- always --,
+    ``tensorboard``, ``wandb``; :mod:`codec_jax.train.tracking`)."""
 
     epochs: int = 10
     batch_size: int = 256
@@ -175,6 +176,7 @@ class TrainingConfig(StrictFields):
     keep_checkpoints: int = 2
     progress: bool = True
     devices: int = 0
+    loggers: tuple[str, ...] = ("jsonl",)
 
 
 @dataclasses.dataclass

@@ -47,6 +47,7 @@ from codec_jax.train import optim, steps
 from codec_jax.train.loop import FitResult, fit, run_keys
 from codec_jax.train.rundir import check_run_dir, write_config
 from codec_jax.train.state import create_state
+from codec_jax.train.tracking import check_loggers, open_trackers
 
 __all__ = ["pretrain", "finetune"]
 
@@ -155,8 +156,10 @@ def _run_fit(
 ) -> FitResult:
     """Write config.json, restore the latest checkpoint when resuming, and :func:`fit`."""
     config, training = setup.config, setup.config.training
+    check_loggers(training.loggers)
     write_config(setup.run_dir, config)
     checkpointer = Checkpointer(setup.run_dir / CHECKPOINT_SUBDIR, max_to_keep=training.keep_checkpoints)
+    trackers: list = []
     try:
         restored = None
         if resume and checkpointer.latest_epoch() is not None:
@@ -168,6 +171,8 @@ def _run_fit(
             restored, skipped = checkpointer.restore_latest_good(abstract)
             for line in skipped:
                 warnings.warn(f"{line}; resuming from epoch {restored.epoch} instead", stacklevel=2)
+        first_epoch = 1 if restored is None else restored.epoch + 1
+        trackers = open_trackers(training.loggers, setup.run_dir, config_lib.to_dict(config), first_epoch)
         return fit(
             state,
             train_step,
@@ -185,10 +190,26 @@ def _run_fit(
             patience=training.patience,
             min_delta=training.min_delta,
             progress=training.progress,
-            on_epoch_end=on_epoch_end,
+            on_epoch_end=_logging_to(trackers, on_epoch_end),
         )
     finally:
+        for tracker in trackers:
+            tracker.close()
         checkpointer.close()
+
+
+def _logging_to(
+    trackers: list, on_epoch_end: Callable[[int, dict], None] | None
+) -> Callable[[int, dict], None]:
+    """The driver's per-epoch callback: each tracker logs the record, then ``on_epoch_end``."""
+
+    def epoch_end(epoch: int, record: dict) -> None:
+        for tracker in trackers:
+            tracker.log(epoch, record)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, record)
+
+    return epoch_end
 
 
 # --------------------------------------------------------------------------- pretraining
