@@ -24,6 +24,7 @@ import os
 from typing import Any
 
 from codec_jax.errors import ConfigError
+from codec_jax.plots import PlotSettings, use_plot_settings
 from codec_jax.studies.common.config import apply_study_overrides, load_study_config, study_to_json
 
 __all__ = [
@@ -80,4 +81,6 @@ def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:
     Raises:
         ConfigError: the config has no ``study`` field or names an unknown study.
     """
-    return _resolve(STUDIES[_study_name(config)][0])(config, out)
+    runner = _resolve(STUDIES[_study_name(config)][0])
+    with use_plot_settings(getattr(config, "plots", PlotSettings())):
+        return runner(config, out)

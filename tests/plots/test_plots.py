@@ -95,3 +95,61 @@ def test_ddt_map_plot(tmp_path):
         smoothing=1.0,
     )
     assert_png(plot_ddt_map(ddt_map, tmp_path / "ddt.png"))
+
+
+# --------------------------------------------------------------------------- experiment styles
+def _spectra(path):
+    rng = np.random.default_rng(0)
+    masses = {
+        "signal": (rng.uniform(40, 200, 500), np.ones(500)),
+        "background": (rng.uniform(40, 200, 500), np.ones(500)),
+    }
+    return plot_spectra(masses, masses, path, variable="msd", bins=16, value_range=(40.0, 200.0))
+
+
+def test_an_experiment_style_writes_pdf_beside_png(tmp_path):
+    pytest.importorskip("mplhep")
+    with plots.use_plot_settings(plots.PlotSettings(style="CMS", formats=("png", "pdf"))):
+        default_size = plt.rcParams["font.size"]
+        with plots.hep_style():
+            assert plt.rcParams["font.size"] != default_size  # mplhep's CMS style is active
+        path = _spectra(tmp_path / "cms.png")
+    assert_png(path)
+    assert (tmp_path / "cms.pdf").read_bytes()[:5] == b"%PDF-"
+    plain = _spectra(tmp_path / "plain.png")  # outside: the default style, PNG only
+    assert not (tmp_path / "plain.pdf").exists()
+    assert plain.read_bytes() != path.read_bytes()
+
+
+def test_the_experiment_label_is_drawn(tmp_path, monkeypatch):
+    pytest.importorskip("mplhep")
+    figure, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    texts = []
+    original = plt.close
+
+    def keep_texts(fig=None):
+        if fig is figure:
+            texts.extend(text.get_text() for text in ax.texts)
+        original(fig)
+
+    monkeypatch.setattr(plt, "close", keep_texts)  # read the texts as the figure is closed
+    with plots.use_plot_settings(plots.PlotSettings(style="ATLAS", label="Simulation Internal")):
+        plots.save_figure(figure, tmp_path / "atlas.png")
+    assert "ATLAS" in texts and any("Simulation Internal" in text for text in texts)
+
+
+def test_plot_settings_are_checked_and_set_from_a_study_config():
+    from codec_jax.errors import ConfigError
+    from codec_jax.studies.common.config import apply_study_overrides, load_study_config
+
+    with pytest.raises(ConfigError, match="plots.style='CDF'"):
+        plots.PlotSettings(style="CDF")
+    with pytest.raises(ConfigError, match="must include 'png'"):
+        plots.PlotSettings(formats=("pdf",))
+    config = apply_study_overrides(
+        load_study_config("configs/mack.py", "smoke"), ["plots.style=CMS", "plots.formats=png,pdf"]
+    )
+    assert config.plots == plots.PlotSettings(style="CMS", formats=("png", "pdf"))
+    with pytest.raises(ConfigError, match="plots.style"):
+        apply_study_overrides(config, ["plots.style=nope"])

@@ -40,6 +40,7 @@ from codec_jax.baselines.mass_calibration import BinnedCalibration
 from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.files import atomic_path
+from codec_jax.plots import PlotSettings
 from codec_jax.studies.codec_mass.plots import plot_calibration_maps
 from codec_jax.studies.codec_mass.regression import regression_samples
 from codec_jax.studies.codec_mass.sets import MASS_SETS
@@ -106,6 +107,7 @@ class CodecCalibrationConfig(StrictFields):
     map_min_jets: int = 10
     peak_window: float = 0.05
     closure_tolerance: float = 0.05
+    plots: PlotSettings = dataclasses.field(default_factory=PlotSettings)
 
 
 def _fit_maps(config: CodecCalibrationConfig, sets) -> dict[str, Any]:

@@ -39,6 +39,7 @@ import numpy as np
 from codec_jax import config as config_lib
 from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
+from codec_jax.plots import PlotSettings
 from codec_jax.studies.codec_mass.sets import MASS_SETS
 from codec_jax.studies.codec_mass.study import (
     FIXED,
@@ -117,6 +118,7 @@ class CodecRegressionConfig(StrictFields):
     baselines: tuple[str, ...] = BASELINES
     seeds: tuple[int, ...] = (0, 1, 2)
     peak_window: float = 0.05
+    plots: PlotSettings = dataclasses.field(default_factory=PlotSettings)
 
 
 def _compare(a: dict[str, Any], b: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from codec_jax.errors import ConfigError
 from codec_jax.losses.decorrelation import MODE_FITS
 from codec_jax.metrics.claims import ClaimRule
 from codec_jax.pairing.same_class import PAIR_MASS_MODES
+from codec_jax.plots import PlotSettings
 from codec_jax.studies.common.codec_samples import CodecSamplesConfig
 
 __all__ = [
@@ -212,6 +213,7 @@ class CodecTaggingConfig(StrictFields):
     jsd_bins: int = 8
     floor_trials: int = 20
     claims: ClaimsConfig = dataclasses.field(default_factory=ClaimsConfig)
+    plots: PlotSettings = dataclasses.field(default_factory=PlotSettings)
 
 
 def mass_bin_edges(config: CodecTaggingConfig) -> np.ndarray:

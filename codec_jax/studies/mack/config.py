@@ -13,6 +13,7 @@ from codec_jax import config as config_lib
 from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
 from codec_jax.pairing import PairingConfig
+from codec_jax.plots import PlotSettings
 from codec_jax.studies.mack.controls import RANDOM_ENCODER, ladder_name, noisy_name
 from codec_jax.studies.mack.samples import SamplesConfig
 
@@ -104,7 +105,8 @@ class MackConfig(StrictFields):
     pairs are shared); working_points: Z' efficiencies at which fractional changes are reported;
     measurement: :class:`MeasurementConfig`.
     alignment / alignment_weight / alignment_kwargs: the distribution-alignment term of the
-    ``ot_align`` pretraining (``loss.alignment*`` of its runs; docs/ot.md).
+    ``ot_align`` pretraining (``loss.alignment*`` of its runs; docs/ot.md); plots: figure style
+    and file formats (:class:`codec_jax.plots.PlotSettings`, e.g. ``plots.style=CMS``).
 
     A study directory may be extended (:func:`codec_jax.studies.common.cached_runs.prepare_study_dir`)
     by changing only :attr:`EXTENSIBLE_FIELDS`: which models, seeds and controls are trained and
@@ -119,6 +121,7 @@ class MackConfig(StrictFields):
         "seeds",
         "working_points",
         "measurement",
+        "plots",
     )
 
     name: str = "mack"
@@ -141,6 +144,7 @@ class MackConfig(StrictFields):
     alignment: str = "sinkhorn"
     alignment_weight: float = 25.0
     alignment_kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    plots: PlotSettings = dataclasses.field(default_factory=PlotSettings)
 
 
 def mack_model_names(config: MackConfig) -> list[str]:
