@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -78,6 +79,8 @@ JET_BRANCHES: dict[str, str] = {
     "truth_mass": "truth_mass",
     "weight": "weight",
 }
+#: Jet fields whose branches ``read_root(optional=...)`` may fill when they are missing.
+OPTIONAL_JET_FIELDS = ("mass", "msd", "n2", "tau21", "n_particles", "label", "truth_mass", "weight")
 _EXTRA_PREFIX = "extra_"
 _CHUNK = 200_000
 #: JetNet's jet-type codes.
@@ -172,8 +175,10 @@ def _open_tree(path: Path, tree: str):
     return file, file[tree]
 
 
-def _check_branches(path: Path, ttree, required: Sequence[str]) -> None:
-    available = set(ttree.keys())
+def _check_branches(
+    path: Path, ttree, required: Sequence[str], aliases: Mapping[str, str] | None = None
+) -> None:
+    available = set(ttree.keys()) | set(aliases or {})
     missing = [name for name in required if name not in available]
     if missing:
         raise DataError(f"{path}: missing branch(es) {missing} in TTree {ttree.name!r}")
@@ -199,8 +204,20 @@ def read_root(
     entry_start: int | None = None,
     entry_stop: int | None = None,
     drop_empty: bool = False,
+    aliases: Mapping[str, str] | None = None,
+    cut: str | None = None,
+    optional: Sequence[str] = (),
 ) -> JetSample:
     """Read a ROOT file written by :func:`write_root` (or any file with that schema).
+
+    Your own ntuples: ``aliases`` maps codec_jax branch names (:data:`PARTICLE_BRANCHES`,
+    :data:`JET_BRANCHES`) to uproot expressions of the file's branches, e.g.
+    ``{"jet_msd": "fj_sdmass", "part_pt": "pfcand_pt", "label": "fj_isZ"}``; ``cut`` is an
+    uproot selection applied on read (``"(jet_pt > 500) & (abs(jet_eta) < 2)"``; entry numbers in
+    messages then count the selected jets); ``optional`` lists jet fields of
+    :data:`OPTIONAL_JET_FIELDS` whose branches may be missing: they are filled (``weight`` 1,
+    ``n_particles`` from the constituents, the rest 0), named in ``metadata["filled_missing"]``
+    and reported with a warning.
 
     Physics is checked on read, each failure one :class:`DataError` naming the file, the branch
     and the first offending jet (entry number in the file): constituent pT and energy must be
@@ -228,22 +245,42 @@ def read_root(
     """
 
     path = Path(path)
+    unknown = sorted(set(optional) - set(OPTIONAL_JET_FIELDS))
+    if unknown:
+        raise ConfigError(
+            f"optional fields {unknown} cannot be missing; optional: {list(OPTIONAL_JET_FIELDS)}"
+        )
+    aliases = dict(aliases or {})
     file, ttree = _open_tree(path, tree)
     with file:
         check_set_member(path)
         particle_branches = list(PARTICLE_BRANCHES.values())
-        _check_branches(path, ttree, particle_branches + list(JET_BRANCHES.values()))
+        available = set(ttree.keys()) | set(aliases)
+        missing = [JET_BRANCHES[f] for f in optional if JET_BRANCHES[f] not in available]
+        jet_branches = {f: b for f, b in JET_BRANCHES.items() if b not in missing}
+        _check_branches(path, ttree, particle_branches + list(jet_branches.values()), aliases)
         if ttree.num_entries == 0:
             raise DataError(f"{path}: TTree {tree!r} has no entries")
         extra_names = [name for name in ttree.keys() if name.startswith(_EXTRA_PREFIX)]
-        arrays = ttree.arrays(
-            particle_branches + list(JET_BRANCHES.values()) + extra_names,
-            entry_start=entry_start,
-            entry_stop=entry_stop,
-            library="ak",
-        )
+        try:
+            arrays = ttree.arrays(
+                particle_branches + list(jet_branches.values()) + extra_names,
+                entry_start=entry_start,
+                entry_stop=entry_stop,
+                aliases=aliases or None,
+                cut=cut,
+                library="ak",
+            )
+        except Exception as error:  # uproot's errors for a bad alias or cut expression
+            if not (aliases or cut):
+                raise
+            reason = " ".join(str(error).split())[:300]
+            raise DataError(f"{path}: cannot evaluate aliases {aliases} / cut {cut!r}: {reason}") from None
         if len(arrays) == 0:
-            raise DataError(f"{path}: no entries in [{entry_start}, {entry_stop}) of TTree {tree!r}")
+            selection = f" passing cut {cut!r}" if cut else ""
+            raise DataError(
+                f"{path}: no entries{selection} in [{entry_start}, {entry_stop}) of TTree {tree!r}"
+            )
         metadata: dict = {}
         if "metadata" in file:
             try:
@@ -289,12 +326,17 @@ def read_root(
     mask = np.arange(width)[None, :] < counts[:, None]
     jets = {
         field: _check_values(path, branch, ak.to_numpy(arrays[branch]), JET_FIELD_DTYPES[field])
-        for field, branch in JET_BRANCHES.items()
+        for field, branch in jet_branches.items()
     }
     extra = {name[len(_EXTRA_PREFIX) :]: ak.to_numpy(arrays[name]) for name in extra_names}
     metadata = {**metadata, "source": str(path)}
     if dropped:
         metadata["dropped_empty_jets"] = dropped
+    if missing:
+        metadata["filled_missing"] = missing
+        warnings.warn(f"{path}: branches {missing} are missing; filled with defaults", stacklevel=2)
+    if cut:
+        metadata["cut"] = cut
     return JetSample.from_arrays(parts, mask, ABSOLUTE_FEATURES, jets, extra=extra, metadata=metadata)
 
 

@@ -75,7 +75,9 @@ def test_tensorboard_gets_every_epoch_metric_and_the_config(data, tmp_path):
     pretrain(_config(data, "training.loggers=jsonl,tensorboard"), run, resume=True)
     _, again = _scalars(run / "tensorboard")
     assert [step for step, _ in again["train/loss"]] == [1, 2]
-    np.testing.assert_allclose([v for _, v in again["train/loss"]], [r["train/loss"] for r in records], rtol=1e-6)
+    np.testing.assert_allclose(
+        [v for _, v in again["train/loss"]], [r["train/loss"] for r in records], rtol=1e-6
+    )
 
 
 def test_wandb_offline_run_holds_the_config_and_history(data, tmp_path, monkeypatch):
@@ -91,7 +93,9 @@ def test_wandb_offline_run_holds_the_config_and_history(data, tmp_path, monkeypa
 
 
 def test_hyperparameters_are_the_flat_config():
-    flat = flat_hyperparameters({"name": "x", "optimizer": {"learning_rate": 1e-3}, "model": {"dims": [8, 4]}})
+    flat = flat_hyperparameters(
+        {"name": "x", "optimizer": {"learning_rate": 1e-3}, "model": {"dims": [8, 4]}}
+    )
     assert flat == {"name": "x", "optimizer.learning_rate": 1e-3, "model.dims": json.dumps([8, 4])}
 
 

@@ -36,6 +36,7 @@ from codec_jax.data.peaky import peaky_sample
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.jets import JetSample, concatenate
 from codec_jax.studies.common.generation import SPLITS, cached_generation, split_rows, study_generation_config
+from codec_jax.studies.common.sample_files import FILE_READERS, check_file_paths, read_study_file
 
 __all__ = [
     "CodecSamplesConfig",
@@ -69,7 +70,12 @@ class CodecSamplesConfig(StrictFields):
     options (e.g. ``{"pt_min": 500.0}``); n_sculpting: jets of the dedicated QCD sculpting sample
     (generated with its own seed, ``seed + 100000``, independent of every training and test jet;
     about a third falls in the 40-200 GeV window), 0 for none (then the sculpting metrics use
-    the QCD test jets).
+    the QCD test jets); source: ``"generate"`` (Pythia 8 + FastJet) or a reader of
+    :data:`~codec_jax.studies.common.sample_files.FILE_READERS` (``"jetclass2"`` -- CoDec's own
+    setting, wide-mass resonances --, ``"jetclass"``, ``"top_tagging"``, ``"jetnet"``,
+    ``"root"``) reading the files named in ``files`` (``wide``, ``qcd``, ``narrow_<mass>`` for
+    each peaky mass, and ``sculpting`` when n_sculpting > 0), labelled by role and cut to the
+    n_* jets of each.
     """
 
     n_wide: int = 12000
@@ -91,6 +97,8 @@ class CodecSamplesConfig(StrictFields):
     workers: int = 1
     generation: dict[str, Any] = dataclasses.field(default_factory=dict)
     n_sculpting: int = 0
+    source: str = "generate"
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def smoke(cls, **changes: Any) -> CodecSamplesConfig:
@@ -165,13 +173,25 @@ def raw_samples(
     unknown = sorted(set(names or ()) - set(configs))
     if unknown:
         raise ConfigError(f"unknown CoDec sample(s) {unknown}; expected names from {list(configs)}")
+    if samples.source != "generate":
+        _check_source(samples, [name for name in configs if names is None or name in names])
     raw = {}
     for index, (name, generation) in enumerate(configs.items()):
         if names is not None and name not in names:
             continue
-        sample = cached_generation(
-            generation, samples.cache_dir, f"codec_{name}", workers=samples.workers, progress=progress
-        )
+        if samples.source == "generate":
+            sample = cached_generation(
+                generation, samples.cache_dir, f"codec_{name}", workers=samples.workers, progress=progress
+            )
+        else:
+            sample = read_study_file(
+                samples.source,
+                samples.files[name],
+                signal=name != "qcd",
+                n_jets=generation.n_jets,
+                seed=samples.seed + 1000 * index,
+                max_particles=samples.max_particles,
+            )
         rows = split_rows(
             samples.seed + index, len(sample), samples.validation_fraction, samples.test_fraction
         )
@@ -200,15 +220,34 @@ def sculpting_sample(samples: CodecSamplesConfig, *, progress: bool = True) -> J
     once into the cache), or None when ``samples.n_sculpting`` is 0."""
     if samples.n_sculpting <= 0:
         return None
-    sample = cached_generation(
-        sculpting_generation_config(samples),
-        samples.cache_dir,
-        "codec_qcd_sculpting",
-        workers=samples.workers,
-        progress=progress,
-    )
+    if samples.source != "generate":
+        _check_source(samples, ["sculpting"])
+        sample = read_study_file(
+            samples.source,
+            samples.files["sculpting"],
+            signal=False,
+            n_jets=samples.n_sculpting,
+            seed=samples.seed + SCULPTING_SEED_OFFSET,
+            max_particles=samples.max_particles,
+        )
+    else:
+        sample = cached_generation(
+            sculpting_generation_config(samples),
+            samples.cache_dir,
+            "codec_qcd_sculpting",
+            workers=samples.workers,
+            progress=progress,
+        )
     inside = _in_window(sample, samples.mass_range)
     return inside.replace(weight=np.ones(len(inside), np.float32))
+
+
+def _check_source(samples: CodecSamplesConfig, names: list[str]) -> None:
+    if samples.source not in FILE_READERS:
+        raise ConfigError(
+            f"samples.source={samples.source!r}; expected 'generate' or one of {sorted(FILE_READERS)}"
+        )
+    check_file_paths(samples.source, samples.files, names, "files")
 
 
 def _in_window(sample: JetSample, mass_range: tuple[float, float]) -> JetSample:

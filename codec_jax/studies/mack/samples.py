@@ -19,10 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from codec_jax.config import StrictFields
-from codec_jax.data.io import read_jetnet, write_root
+from codec_jax.data.io import write_root
 from codec_jax.data.same_events import generate_same_events_to_files, read_same_events
 from codec_jax.errors import ConfigError
 from codec_jax.jets import JetSample
@@ -33,6 +31,7 @@ from codec_jax.studies.common.generation import (
     split_rows,
     study_generation_config,
 )
+from codec_jax.studies.common.sample_files import FILE_READERS, check_file_paths, read_study_file
 
 __all__ = [
     "SamplesConfig",
@@ -70,7 +69,12 @@ class SamplesConfig(StrictFields):
     or ``"same_events"``: nominal and alternate jets showered and hadronised from the *same*
     hard-scattering events (:mod:`codec_jax.data.same_events`; ``n_jets`` matched pairs per
     process; row ``i`` of the nominal and of the alternate sample are true partners, and both are
-    split with the same rows, so the partners stay aligned in every split).
+    split with the same rows, so the partners stay aligned in every split); or a public set or
+    your own ntuples: ``"jetclass"`` (ROOT), ``"jetclass2"`` (parquet), ``"top_tagging"``
+    (HDF5) or ``"root"`` (codec_jax's ROOT schema), reading the file named in ``files`` for each
+    sample name (:mod:`codec_jax.data.public_sets`; e.g. ``zprime_nominal`` = a JetClass
+    ``ZToQQ`` file, ``qcd_nominal`` = a ``ZJetsToNuNu`` file), like ``jetnet``: the label is set
+    by the sample name (``zprime_*`` 1, ``qcd_*`` 0) and a seeded subset of ``n_jets`` is kept.
     """
 
     n_jets: int = 2000
@@ -84,6 +88,7 @@ class SamplesConfig(StrictFields):
     generation: dict[str, Any] = dataclasses.field(default_factory=dict)
     source: str = "generate"
     jetnet: dict[str, str] = dataclasses.field(default_factory=dict)
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def generation_config(samples: SamplesConfig, name: str):
@@ -109,13 +114,13 @@ def cached_sample_path(samples: SamplesConfig, name: str) -> Path:
 def study_samples(samples: SamplesConfig, *, progress: bool = True) -> dict[str, JetSample]:
     """Generate (or reuse from the cache) the four samples, or read them from JetNet files;
     returns name -> sample (``[n_jets, max_particles, features]``)."""
-    if samples.source == "jetnet":
-        return _jetnet_samples(samples)
+    if samples.source in FILE_READERS:
+        return _file_samples(samples)
     if samples.source == "same_events":
         return _same_event_samples(samples, progress=progress)
     if samples.source != "generate":
         raise ConfigError(
-            f"samples.source={samples.source!r}; expected 'generate', 'jetnet' or 'same_events'"
+            f"samples.source={samples.source!r}; expected 'generate', 'same_events' or one of {sorted(FILE_READERS)}"
         )
     return {
         name: cached_generation(
@@ -161,26 +166,23 @@ def _same_event_samples(samples: SamplesConfig, *, progress: bool) -> dict[str, 
     return {name: loaded[name] for name, _, _ in SAMPLE_NAMES}
 
 
-def _jetnet_samples(samples: SamplesConfig) -> dict[str, JetSample]:
-
-    missing = [name for name, _, _ in SAMPLE_NAMES if name not in samples.jetnet]
-    if missing:
-        raise ConfigError(
-            f"samples.source='jetnet' needs samples.jetnet paths for {missing} "
-            "(e.g. --set samples.jetnet.qcd_nominal=q.hdf5)"
+def _file_samples(samples: SamplesConfig) -> dict[str, JetSample]:
+    """The four samples read from files (``samples.jetnet`` for JetNet, ``samples.files``
+    otherwise), labelled by sample name, each a seeded subset of at most ``n_jets`` jets."""
+    paths = samples.jetnet if samples.source == "jetnet" else samples.files
+    names = [name for name, _, _ in SAMPLE_NAMES]
+    check_file_paths(samples.source, paths, names, "jetnet" if samples.source == "jetnet" else "files")
+    return {
+        name: read_study_file(
+            samples.source,
+            paths[name],
+            signal=process == "zprime",
+            n_jets=samples.n_jets,
+            seed=samples.seed + 1000 * index,
+            max_particles=samples.max_particles,
         )
-    loaded = {}
-    for index, (name, process, _) in enumerate(SAMPLE_NAMES):
-        label = 1 if process == "zprime" else 0
-        sample = read_jetnet(samples.jetnet[name], label=label, max_particles=samples.max_particles)
-        if len(sample) > samples.n_jets:
-            rows = np.random.default_rng(samples.seed + 1000 * index).choice(
-                len(sample), samples.n_jets, replace=False
-            )
-            sample = sample[np.sort(rows)]
-        print(f"read {len(sample)} jets for {name} from {samples.jetnet[name]}")
-        loaded[name] = sample
-    return loaded
+        for index, (name, process, _) in enumerate(SAMPLE_NAMES)
+    }
 
 
 def split_samples(
