@@ -546,6 +546,30 @@ def _run_predict(args: argparse.Namespace) -> None:
     )
 
 
+def _add_merge(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "merge",
+        help="merge the shard files of one generate job into the unsharded file",
+        description="Merge the N files of `generate --shard i/N` (all shards of one job) into the file "
+        "the unsharded job writes: chunks interleaved by index, one chunk in memory at a time, the "
+        "unsharded job's metadata. Written atomically.",
+    )
+    parser.add_argument(
+        "shards", nargs="+", help="the shard ROOT files (any order; quoted globs are expanded)"
+    )
+    parser.add_argument("--out", required=True, help="output ROOT file")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> None:
+    from codec_jax.data.merge import merge_shards
+    from codec_jax.inference.predict import expand_inputs
+
+    out = merge_shards(expand_inputs(args.shards), args.out, progress=not args.no_progress)
+    print(f"wrote {out}")
+
+
 def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "export",
@@ -581,6 +605,7 @@ _SUBCOMMANDS = (
     _add_compare,
     _add_predict,
     _add_export,
+    _add_merge,
 )
 
 

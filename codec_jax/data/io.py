@@ -52,6 +52,7 @@ from codec_jax.jets import (
 )
 
 __all__ = [
+    "RootWriter",
     "PARTICLE_BRANCHES",
     "JET_BRANCHES",
     "JETNET_TYPES",
@@ -82,6 +83,7 @@ JET_BRANCHES: dict[str, str] = {
 #: Jet fields whose branches ``read_root(optional=...)`` may fill when they are missing.
 OPTIONAL_JET_FIELDS = ("mass", "msd", "n2", "tau21", "n_particles", "label", "truth_mass", "weight")
 _EXTRA_PREFIX = "extra_"
+_METADATA = "metadata"
 _CHUNK = 200_000
 #: JetNet's jet-type codes.
 JETNET_TYPES: tuple[str, ...] = ("g", "q", "t", "w", "z")
@@ -116,13 +118,8 @@ def _absolute_parts(sample: JetSample) -> np.ndarray:
     )
 
 
-def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets") -> Path:
-    """Write ``sample`` to a ROOT file (TTree ``tree`` plus a ``metadata`` JSON string).
-
-    The write is atomic: the file appears under ``path`` only once complete. Returns the path.
-    """
-
-    path = Path(path)
+def _root_columns(sample: JetSample) -> tuple[ak.Array, dict[str, np.ndarray]]:
+    """The particle records and the flat branches of ``sample`` as :func:`write_root` stores them."""
     parts = _absolute_parts(sample)
     counts = sample.mask.sum(axis=1)
     if not np.all(sample.mask == (np.arange(sample.max_particles)[None, :] < counts[:, None])):
@@ -132,7 +129,6 @@ def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets"
         name: ak.unflatten(parts[..., i].reshape(-1)[flat_mask], counts)
         for i, name in enumerate(ABSOLUTE_FEATURES)
     }
-    particles = ak.zip(columns)
     branches: dict[str, np.ndarray] = {
         branch: getattr(sample, field) for field, branch in JET_BRANCHES.items()
     }
@@ -143,21 +139,60 @@ def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets"
                 f"JetSample.extra[{key!r}] must be one value per jet to be written, got {value.shape}"
             )
         branches[_EXTRA_PREFIX + key] = value
-    metadata = json.dumps(dict(sample.metadata), default=str, sort_keys=True)
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as file:
-            types = {"part": particles.type.content}
-            types.update({name: value.dtype for name, value in branches.items()})
-            ttree = file.mktree(tree, types, counter_name=lambda counted: "n" + counted)
-            for start in range(0, max(len(sample), 1), _CHUNK):
-                stop = start + _CHUNK
-                if len(sample) == 0:
-                    break
-                chunk = {"part": particles[start:stop]}
-                chunk.update({name: value[start:stop] for name, value in branches.items()})
-                ttree.extend(chunk)
-            file["metadata"] = metadata
-    return path
+    return ak.zip(columns), branches
+
+
+class RootWriter:
+    """Write a ROOT file of codec_jax's schema piece by piece (memory: one piece at a time).
+
+    ``with RootWriter(path) as writer: writer.append(sample); ...; writer.metadata = {...}``;
+    the file appears under ``path`` only when the block ends without an error (atomic). Every
+    appended sample must have the same extra fields. :func:`write_root` is one append.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, tree: str = "jets") -> None:
+        self.path, self.tree_name = Path(path), tree
+        self.metadata: Mapping = {}
+        self._tree = None
+
+    def __enter__(self) -> RootWriter:
+        self._atomic = atomic_path(self.path)
+        self._file = uproot.recreate(self._atomic.__enter__())
+        return self
+
+    def append(self, sample: JetSample) -> None:
+        """Add the jets of ``sample`` (written in chunks of at most 200,000 jets; an empty sample
+        only fixes the branches)."""
+        particles, branches = _root_columns(sample)
+        if self._tree is None:
+            types = {
+                "part": particles.type.content,
+                **{name: value.dtype for name, value in branches.items()},
+            }
+            self._tree = self._file.mktree(self.tree_name, types, counter_name=lambda counted: "n" + counted)
+        for start in range(0, len(sample), _CHUNK):
+            chunk = {"part": particles[start : start + _CHUNK]}
+            chunk.update({name: value[start : start + _CHUNK] for name, value in branches.items()})
+            self._tree.extend(chunk)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._file[_METADATA] = json.dumps(dict(self.metadata), default=str, sort_keys=True)
+        finally:
+            self._file.close()
+            self._atomic.__exit__(exc_type, exc, tb)
+
+
+def write_root(sample: JetSample, path: str | os.PathLike, *, tree: str = "jets") -> Path:
+    """Write ``sample`` to a ROOT file (TTree ``tree`` plus a ``metadata`` JSON string).
+
+    The write is atomic: the file appears under ``path`` only once complete. Returns the path.
+    """
+    with RootWriter(path, tree=tree) as writer:
+        writer.append(sample)
+        writer.metadata = sample.metadata
+    return Path(path)
 
 
 # --------------------------------------------------------------------------- ROOT read
