@@ -376,6 +376,11 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
     cut.add_argument("--cutoff", type=float, help="EMD cutoff C [GeV]")
     cut.add_argument("--cutoff-quantile", type=float, help="C as this quantile of the candidate EMDs")
     parser.add_argument("--certified", action="store_true", help="exact decisions: bounds + exact solver")
+    parser.add_argument(
+        "--prune",
+        action="store_true",
+        help="skip solving candidates that the EMD lower bound decides (same pairs)",
+    )
     parser.add_argument("--include-signal", action="store_true", help="also pair signal jets (label 1)")
     parser.add_argument(
         "--backend",
@@ -416,6 +421,7 @@ def _run_pair(args: argparse.Namespace) -> None:
         cutoff=args.cutoff,
         cutoff_quantile=args.cutoff_quantile,
         certified=args.certified,
+        prune=args.prune,
         include_signal=args.include_signal,
         backend=args.backend,
         emd=EMDSettings(R=args.radius, beta=args.beta, norm=args.norm),

@@ -40,8 +40,11 @@ class PairingConfig:
         candidates: candidates per nominal jet (``k``; MACK: 11); >= 1.
         cutoff: the EMD cutoff ``C`` (GeV, or dimensionless with ``emd.norm``); pairs with
             ``EMD < C`` are positives. Exactly one of ``cutoff`` and ``cutoff_quantile`` is set.
-        cutoff_quantile: ``C`` as this quantile, in (0, 1), of the candidate EMDs (for
-            ``prefiltered``: of a random subset of 2048 candidates). Default 0.2.
+        cutoff_quantile: ``C`` as this quantile, in (0, 1), of the candidate EMDs. Default 0.2.
+        prune: skip the exact solve of candidates whose cheap lower bound already decides them
+            (:mod:`codec_jax.pairing.pruning`; the same pairs and C as solving all; the
+            recorded candidate EMDs then cover only the solved candidates, the lowest ones);
+            always on for ``prefiltered``; not with ``ot_plan``, whose matching needs every EMD.
         certified: with the Sinkhorn backend, decide every pair exactly (bounds + exact solver).
         include_signal: also pair jets with ``label == 1`` (MACK: off).
         backend: EMD solver, one of :data:`BACKENDS`.
@@ -65,6 +68,7 @@ class PairingConfig:
     max_particles: int | None = None
     batch_size: int = 1024
     sinkhorn_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    prune: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -89,6 +93,10 @@ class PairingConfig:
             raise ConfigError(f"pairing.cutoff must be > 0 (no EMD is below it), got {self.cutoff}")
         if self.cutoff_quantile is not None and not 0.0 < self.cutoff_quantile < 1.0:
             raise ConfigError(f"pairing.cutoff_quantile must be in (0, 1), got {self.cutoff_quantile}")
+        if self.prune and self.strategy in ("ot_plan", "oracle"):
+            raise ConfigError(
+                f"pairing.prune cannot be used with pairing.strategy={self.strategy!r} (it needs every EMD)"
+            )
         if self.candidates < 1:
             raise ConfigError(f"pairing.candidates must be >= 1, got {self.candidates}")
         if self.batch_size < 1:

@@ -39,10 +39,9 @@ from codec_jax.pairing.candidates import (
 from codec_jax.pairing.config import STRATEGIES, PairingConfig
 from codec_jax.pairing.evaluate import certify, evaluate_emd, pick_backend
 from codec_jax.pairing.pairs import PairSet
+from codec_jax.pairing.pruning import evaluate_pruned
 
 __all__ = ["STRATEGIES", "find_pairs", "jet_particles", "true_partner_rows"]
-
-_CALIBRATION_PAIRS = 2048
 
 
 # --------------------------------------------------------------------------- inputs
@@ -244,14 +243,14 @@ def find_pairs(
     stats: dict[str, Any] = {"n_candidates": int(len(ia)), "n_skipped_by_bound": 0}
     evaluated = np.arange(len(ia))
     cutoff, cutoff_quantile = config.cutoff, config.cutoff_quantile
-    if config.strategy == "prefiltered":
-        if cutoff is None:
-            calibration = rng.choice(len(ia), size=min(_CALIBRATION_PAIRS, len(ia)), replace=False)
-            cutoff = float(np.quantile(evaluate(calibration).emd, cutoff_quantile))
+    if config.prune or config.strategy == "prefiltered":
         bound = emd_lower_bound(candidate_pairs(evaluated), settings)
-        evaluated = np.flatnonzero(bound < cutoff)
+        evaluated, result, cutoff = evaluate_pruned(
+            bound, evaluate, cutoff=cutoff, quantile=cutoff_quantile, chunk=max(256, len(ia) // 40)
+        )
         stats["n_skipped_by_bound"] = int(len(ia) - len(evaluated))
-    result = evaluate(evaluated)
+    else:
+        result = evaluate(evaluated)
     if cutoff is None:
         cutoff = float(np.quantile(result.emd, cutoff_quantile)) if len(result.emd) else 0.0
     if config.certified and result.lower is not None:
