@@ -81,6 +81,8 @@ def _commands(folder: Path) -> dict[str, list[str]]:
         "pretrain": _engine_argv("pretrain", a, folder, epochs=1),
         "finetune": _engine_argv("finetune", a, folder, epochs=1, extra=("finetune.level=full",)),
         "predict": ["predict", str(folder), "--data", str(a), "--out", str(a)],
+        "merge": ["merge", str(a), str(b), "--out", str(b)],
+        "export": ["export", str(folder), "--out", str(a)],
         "generate": [
             "generate",
             "--process",
@@ -98,7 +100,8 @@ def _commands(folder: Path) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["flatten", "ddt", "ddt plot", "pair", "pretrain", "finetune", "predict", "generate"]
+    "name",
+    ["flatten", "ddt", "ddt plot", "pair", "pretrain", "finetune", "predict", "generate", "merge", "export"],
 )
 def test_an_output_equal_to_an_input_is_refused_and_the_input_kept(inputs, capsys, name):
     argv = _commands(inputs)[name]
@@ -106,7 +109,7 @@ def test_an_output_equal_to_an_input_is_refused_and_the_input_kept(inputs, capsy
     assert main(argv) == 2
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(f"codec-jax {argv[0]}: error: "), lines
-    if name != "predict":  # predict first finds that the directory is no run; either way nothing is written
+    if name not in ("predict", "export"):  # these first find that the folder is no run; nothing is written
         assert "would be overwritten" in lines[0] or "could be overwritten" in lines[0], lines[0]
     assert {path.name: _digest(path) for path in inputs.glob("*.root")} == before
     assert sorted(path.name for path in inputs.iterdir()) == ["a.root", "b.root"]
