@@ -286,18 +286,20 @@ def write_report(
     shown = {model: entry for model, entry in summary.items() if not model.startswith(NOISY_PREFIX)}
     headline = _headline_quantities(analysis, working_points)
     figures = _figures(out, analysis, shown, headline, working_points)
-    lines = _report_lines(
-        config,
-        analysis,
-        claims,
-        headline,
-        shown,
-        working_points,
-        samples,
-        pairs,
-        pair_quality,
-        pretraining_health,
-    )
+    lines = [
+        f"# {config.get('name', 'study')} report",
+        "",
+        *_claim_lines(claims, analysis),
+        *[
+            line
+            for quantity in headline
+            for line in (f"![frontier_{quantity}.png](frontier_{quantity}.png)", "")
+        ],
+        *_measurement_lines(analysis, headline, config.get("seeds", [])),
+        *_signed_change_lines(shown, working_points),
+        *_sample_and_pair_lines(samples, pairs, pair_quality or {}),
+        *_health_lines(pretraining_health or {}),
+    ]
     lines += [
         "",
         "Plots: " + ", ".join(f"[{name}]({name})" for name in figures) + ", per-jet scores: "
@@ -357,49 +359,44 @@ def _figures(out: Path, analysis, shown, headline, working_points) -> dict[str, 
     return figures
 
 
-def _report_lines(
-    config,
-    analysis,
-    claims,
-    headline,
-    shown,
-    working_points,
-    samples,
-    pairs,
-    pair_quality,
-    pretraining_health,
+def _claim_lines(claims: Sequence[Any], analysis: Mapping[str, Any]) -> list[str]:
+    """The claims with the rule they were decided by (none: no section)."""
+    if not claims:
+        return []
+    return [
+        "## Claims",
+        "",
+        f"Rule, fixed before the run: {claims[0].rule}. Errors: paired bootstrap over the test jets "
+        f"({analysis.get('bootstrap', {}).get('n_resamples')} resamples, stratified by label, the same "
+        "jets for every model) combined with the spread over seeds.",
+        "",
+        *claims_markdown(claims),
+        "",
+    ]
+
+
+def _measurement_lines(
+    analysis: Mapping[str, Any], headline: Sequence[str], seeds: Sequence[int]
 ) -> list[str]:
-    """report.md without its list of plots: claims, headline figures, the measurement table, the
-    signed changes, samples and pairs, pretraining health."""
-    seeds = ", ".join(map(str, config.get("seeds", [])))
-    lines = [f"# {config.get('name', 'study')} report", ""]
-    if claims:
-        lines += [
-            "## Claims",
-            "",
-            f"Rule, fixed before the run: {claims[0].rule}. Errors: paired bootstrap over the test jets "
-            f"({analysis.get('bootstrap', {}).get('n_resamples')} resamples, stratified by label, the same "
-            "jets for every model) combined with the spread over seeds.",
-            "",
-            *claims_markdown(claims),
-            "",
-        ]
-    for quantity in headline:
-        lines += [f"![frontier_{quantity}.png](frontier_{quantity}.png)", ""]
-    if analysis:
-        lines += [
-            "## Measurement",
-            "",
-            f"Seeds: {seeds}. Mean over seeds ± error (test-set bootstrap and seed spread). Sizes of "
-            "changes: |Δε/ε| per seed, then the mean; Δε/ε = (alternate - nominal) / nominal efficiency "
-            "at a threshold fixed on the nominal test set. Controls (no robustness mechanism): "
-            + ", ".join(analysis.get("controls", []))
-            + ".",
-            "",
-            *measurement_table(analysis, headline),
-            "",
-        ]
-    lines += [
+    """The measurement table with errors (none without an analysis)."""
+    if not analysis:
+        return []
+    return [
+        "## Measurement",
+        "",
+        f"Seeds: {', '.join(map(str, seeds))}. Mean over seeds ± error (test-set bootstrap and seed spread). Sizes of "
+        "changes: |Δε/ε| per seed, then the mean; Δε/ε = (alternate - nominal) / nominal efficiency "
+        "at a threshold fixed on the nominal test set. Controls (no robustness mechanism): "
+        + ", ".join(analysis.get("controls", []))
+        + ".",
+        "",
+        *measurement_table(analysis, headline),
+        "",
+    ]
+
+
+def _signed_change_lines(shown: Mapping[str, Any], working_points: Sequence[float]) -> list[str]:
+    return [
         "## Signed changes per model",
         "",
         "Mean ± spread (sample standard deviation over seeds, on the one test set; the test-set noise is "
@@ -407,13 +404,19 @@ def _report_lines(
         "",
         markdown_table(shown, working_points),
         "",
+    ]
+
+
+def _sample_and_pair_lines(
+    samples: Mapping[str, Any], pairs: Mapping[str, Any], pair_quality: Mapping[str, Any]
+) -> list[str]:
+    return [
         "## Samples and pairs",
         "",
         "Samples: " + ", ".join(f"{name} ({int(s['n_jets'])} jets)" for name, s in samples.items()) + ".",
         "",
-        *_pair_lines(pairs, pair_quality or {}),
+        *_pair_lines(pairs, pair_quality),
     ]
-    return lines + _health_lines(pretraining_health or {})
 
 
 def digest(metrics: Mapping[str, Any]) -> list[str]:
