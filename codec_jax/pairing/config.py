@@ -45,6 +45,9 @@ class PairingConfig:
             (:mod:`codec_jax.pairing.pruning`; the same pairs and C as solving all; the
             recorded candidate EMDs then cover only the solved candidates, the lowest ones);
             always on for ``prefiltered``; not with ``ot_plan``, whose matching needs every EMD.
+        refine_tolerance: with the Sinkhorn backend, solve again (longer) every pair whose
+            certified bracket does not pin its EMD to this relative tolerance
+            (:func:`codec_jax.emd.sinkhorn_emd_refined`; e.g. 0.01 for near pairs); None: one pass.
         certified: with the Sinkhorn backend, decide every pair exactly (bounds + exact solver).
         include_signal: also pair jets with ``label == 1`` (MACK: off).
         backend: EMD solver, one of :data:`BACKENDS`.
@@ -69,6 +72,7 @@ class PairingConfig:
     batch_size: int = 1024
     sinkhorn_options: dict[str, Any] = dataclasses.field(default_factory=dict)
     prune: bool = False
+    refine_tolerance: float | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -97,6 +101,8 @@ class PairingConfig:
             raise ConfigError(
                 f"pairing.prune cannot be used with pairing.strategy={self.strategy!r} (it needs every EMD)"
             )
+        if self.refine_tolerance is not None and not self.refine_tolerance > 0:
+            raise ConfigError(f"pairing.refine_tolerance must be > 0 or None, got {self.refine_tolerance}")
         if self.candidates < 1:
             raise ConfigError(f"pairing.candidates must be >= 1, got {self.candidates}")
         if self.batch_size < 1:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from codec_jax.emd import CloudPair, EMDSettings, exact_emd, sinkhorn_emd_with_bounds
+from codec_jax.emd import CloudPair, EMDSettings, exact_emd, sinkhorn_emd_refined, sinkhorn_emd_with_bounds
 from codec_jax.errors import ConfigError
 from codec_jax.pairing.config import BACKENDS
 
@@ -59,9 +59,12 @@ def evaluate_emd(
     batch_size: int = 1024,
     sinkhorn_options: Mapping[str, Any] | None = None,
     progress: bool = False,
+    refine_tolerance: float | None = None,
 ) -> EMDResult:
     """EMD of each of the ``n`` pairs of ``pair`` (host clouds ``pt [n, P]``, ``xy [n, P, 2]``)
-    with the chosen backend (``"auto"``, ``"exact"`` or ``"sinkhorn"``), ``batch_size`` at a time."""
+    with the chosen backend (``"auto"``, ``"exact"`` or ``"sinkhorn"``), ``batch_size`` at a time;
+    with ``refine_tolerance``, Sinkhorn pairs whose bracket is wider are solved again
+    (:func:`codec_jax.emd.sinkhorn_emd_refined`)."""
 
     backend = pick_backend(backend)
     n = pair.n_pairs
@@ -79,7 +82,10 @@ def evaluate_emd(
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             rows = np.minimum(np.arange(start, start + batch_size), n - 1)
-            out = sinkhorn_emd_with_bounds(pair.take(rows), settings, **options)
+            if refine_tolerance is None:
+                out = sinkhorn_emd_with_bounds(pair.take(rows), settings, **options)
+            else:
+                out = sinkhorn_emd_refined(pair.take(rows), settings, tolerance=refine_tolerance, **options)
             used = stop - start
             emd[start:stop] = np.asarray(out.emd)[:used]
             lower[start:stop] = np.asarray(out.lower)[:used]

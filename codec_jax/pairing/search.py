@@ -238,6 +238,7 @@ def find_pairs(
             batch_size=config.batch_size,
             sinkhorn_options=config.sinkhorn_options,
             progress=progress,
+            refine_tolerance=config.refine_tolerance,
         )
 
     stats: dict[str, Any] = {"n_candidates": int(len(ia)), "n_skipped_by_bound": 0}
