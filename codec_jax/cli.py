@@ -570,9 +570,9 @@ def _add_merge(subparsers: argparse._SubParsersAction) -> None:
 
 def _run_merge(args: argparse.Namespace) -> None:
     from codec_jax.data.merge import merge_shards
-    from codec_jax.inference.predict import expand_inputs
+    from codec_jax.files import expand_paths
 
-    out = merge_shards(expand_inputs(args.shards), args.out, progress=not args.no_progress)
+    out = merge_shards(expand_paths(args.shards, what="shards"), args.out, progress=not args.no_progress)
     print(f"wrote {out}")
 
 

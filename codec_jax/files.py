@@ -16,6 +16,7 @@ never mixes two runs.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -33,6 +34,7 @@ __all__ = [
     "SET_MANIFEST",
     "SET_WRITING",
     "describe_os_error",
+    "expand_paths",
     "refuse_overwriting_inputs",
 ]
 
@@ -146,6 +148,31 @@ def check_set_member(path: str | os.PathLike) -> None:
             f"{path} differs from the file {manifest.get('producer', 'its producer')} wrote with the rest of "
             f"its set ({manifest_path}): it was replaced afterwards, so the set may mix two runs"
         )
+
+
+def expand_paths(patterns: Iterable[str | os.PathLike], *, what: str, check_files: bool = True) -> list[Path]:
+    """Files from paths and glob patterns (``*``, ``?``, ``[...]``), in the order given, each
+    pattern's matches sorted by name -- shard files ``part_*.root`` stay in shard order.
+
+    Raises:
+        DataError: a pattern matches nothing, or (``check_files``) a path is not a file (``what``
+            names the setting, e.g. ``"data.train"`` or ``"--data"``).
+        ConfigError: no input at all.
+    """
+    patterns = [str(pattern) for pattern in patterns]
+    if not patterns:
+        raise ConfigError(f"{what} is empty: list the files to read")
+    files: list[Path] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise DataError(f"{what} {pattern!r} matches no file")
+        for match in matches:
+            path = Path(match)
+            if check_files and not path.is_file():
+                raise DataError(f"{path}: no such input file ({what})")
+            files.append(path)
+    return files
 
 
 def describe_os_error(error: OSError, target: str | os.PathLike | None = None) -> str:

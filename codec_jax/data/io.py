@@ -41,7 +41,7 @@ import numpy as np
 import uproot
 
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.files import atomic_path, check_set_member
+from codec_jax.files import atomic_path, check_set_member, expand_paths
 from codec_jax.jets import (
     ABSOLUTE_FEATURES,
     JET_FIELD_DTYPES,
@@ -437,10 +437,16 @@ def root_entries(path: str | os.PathLike, *, tree: str = "jets") -> int:
 
 # --------------------------------------------------------------------------- JetNet HDF5
 def load_sample(paths: Sequence[str], max_particles: int, field: str = "data.train") -> JetSample:
-    """Read and concatenate ROOT files (absolute features, padded to ``max_particles``)."""
+    """Read and concatenate ROOT files (absolute features, padded to ``max_particles``); entries
+    may be glob patterns (``"qcd_part*.root"``: the shard files of a job, in name order)."""
     if not paths:
         raise ConfigError(f"{field} is empty: list the ROOT files to read")
-    return concatenate([read_root(path, max_particles=max_particles) for path in paths])
+    return concatenate(
+        [
+            read_root(path, max_particles=max_particles)
+            for path in expand_paths(paths, what=field, check_files=False)
+        ]
+    )
 
 
 def read_jetnet(

@@ -5,8 +5,9 @@ files would not give the unsharded job's order. :func:`merge_shards` checks that
 all N shards of one job (same generation settings, each ``i`` once), rebuilds each shard's chunk
 layout from the job's plan (:func:`codec_jax.data.generation_plan.plan_chunks`: chunk ``k`` holds
 ``chunk_jets`` jets, the last one the rest), and copies the chunks in index order into the output,
-reading and writing one chunk at a time (:class:`codec_jax.data.io.RootWriter`, uproot
-``extend``), so memory does not grow with the number or size of the shards. The output's
+reading one chunk at a time and writing blocks of about 100,000 jets
+(:class:`codec_jax.data.io.RootWriter`, uproot ``extend``), so memory does not grow with the
+number or size of the shards. The output's
 metadata is the unsharded job's (shard ``0/1``, every chunk seed, the summed event count), so the
 merged file equals the file ``generate`` writes without ``--shard``, branch by branch.
 """
@@ -26,6 +27,7 @@ from codec_jax.data.generation_plan import GenerationConfig, parse_shard, plan_c
 from codec_jax.data.io import RootWriter, read_root
 from codec_jax.errors import DataError
 from codec_jax.files import refuse_overwriting_inputs
+from codec_jax.jets import concatenate
 
 __all__ = ["merge_shards"]
 
@@ -53,9 +55,17 @@ def _job_config(metadata: dict, path: Path) -> GenerationConfig:
 
 
 def merge_shards(
-    shards: Sequence[str | os.PathLike], out: str | os.PathLike, *, progress: bool = True
+    shards: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    *,
+    progress: bool = True,
+    buffer_jets: int = 100_000,
 ) -> Path:
     """Merge the N shard files of one ``generate`` job into ``out`` (atomic); returns ``out``.
+
+    Chunks are read one at a time and written in blocks of about ``buffer_jets`` jets (one ROOT
+    basket per branch and block: few baskets keep the writer's bookkeeping small), so memory is
+    bounded by the block, not by the number or size of the shards.
 
     Raises:
         DataError: a file without generation metadata, shards of different jobs, a shard missing
@@ -106,11 +116,18 @@ def merge_shards(
     merged["selection_efficiency"] = config.n_jets / merged["n_events"] if merged["n_events"] else 0.0
     bar = tqdm(total=config.n_jets, unit="jet", desc="merge", disable=not progress)
     with RootWriter(out) as writer:
+        block: list = []
         for chunk_index in sorted(locations):
             path, start, stop = locations[chunk_index]
-            sample = read_root(path, entry_start=start, entry_stop=stop, max_particles=config.max_particles)
-            writer.append(sample)
+            block.append(
+                read_root(path, entry_start=start, entry_stop=stop, max_particles=config.max_particles)
+            )
+            if sum(len(sample) for sample in block) >= buffer_jets:
+                writer.append(concatenate(block))
+                block = []
             bar.update(stop - start)
+        if block:
+            writer.append(concatenate(block))
         writer.metadata = merged
     bar.close()
     return out

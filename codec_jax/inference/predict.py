@@ -28,7 +28,6 @@ their entry counts. The file is written under a temporary name and renamed when 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import json
 import os
 import time
@@ -41,7 +40,7 @@ from tqdm.auto import tqdm
 
 from codec_jax.data.io import read_root, root_entries
 from codec_jax.errors import ConfigError, DataError
-from codec_jax.files import atomic_path, refuse_overwriting_inputs
+from codec_jax.files import atomic_path, expand_paths, refuse_overwriting_inputs
 from codec_jax.inference.export import OnnxTagger
 from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.inference.trained import TrainedRun, load_trained_run
@@ -70,26 +69,14 @@ class PredictionSummary:
 
 
 def expand_inputs(patterns: Sequence[str | os.PathLike]) -> list[Path]:
-    """Files from paths and glob patterns, in the order given (a pattern's matches sorted).
+    """Files from paths and glob patterns, in the order given (a pattern's matches sorted);
+    :func:`codec_jax.files.expand_paths` for ``--data``.
 
     Raises:
         DataError: a pattern matches nothing, or a path is not a file.
         ConfigError: no input at all.
     """
-
-    if not patterns:
-        raise ConfigError("predict needs at least one input file (--data)")
-    files: list[Path] = []
-    for pattern in map(str, patterns):
-        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
-        if not matches:
-            raise DataError(f"--data {pattern!r} matches no file")
-        for match in matches:
-            path = Path(match)
-            if not path.is_file():
-                raise DataError(f"{path}: no such input file")
-            files.append(path)
-    return files
+    return expand_paths(patterns, what="--data")
 
 
 def _observer_arrays(path: Path, tree: str, observers: Sequence[str], start: int, stop: int) -> dict:
