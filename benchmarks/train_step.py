@@ -1,4 +1,5 @@
-"""Throughput of a VICReg pretraining step with the Interaction Network: codec_jax vs PyTorch eager.
+"""Throughput of a VICReg pretraining step with the Interaction Network: codec_jax vs PyTorch
+eager and ``torch.compile``, and the fraction of the machine's matmul roofline it reaches.
 
 The step is the MACK pretraining step: both views of every jet go through the Interaction Network
 featurizer (edge 64-32-32, node 64-32-32, jet 128-128-64 -> 64) and the 64-64 projector, VICReg
@@ -7,7 +8,11 @@ featurizer (edge 64-32-32, node 64-32-32, jet 128-128-64 -> 64) and the 64-64 pr
 a straightforward PyTorch eager implementation written here, which builds ``[B, P, P, 2F]`` pair
 tensors by broadcasting. Both see the same synthetic jets (``P`` slots, between ``P/2`` and ``P``
 real particles) in the same run; timings alternate between the two (``--repeats`` rounds) and the
-median round is reported, so a busy machine disturbs both alike. The Deep Sets and ParT encoders'
+median round is reported, so a busy machine disturbs both alike. The same PyTorch model wrapped in
+``torch.compile`` (default mode; what a user who wants speed in PyTorch picks) is timed alongside.
+The codec_jax step's FLOPs come from XLA's cost analysis; divided by the step time and by the
+float32 matmul rate measured in the same run (2048 x 2048), they give the fraction of the
+roofline. The Deep Sets and ParT encoders'
 throughputs (default sizes) are printed for comparison, with their step time relative to the
 Interaction Network's at the same batch.
 
@@ -71,6 +76,28 @@ def make_jax_step(encoder: str, views: dict[str, np.ndarray]):
     return compiled, state, batch, key, compile_seconds
 
 
+def step_flops(compiled) -> float | None:
+    """Floating-point operations of one compiled step, from XLA's cost analysis (None if absent)."""
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    flops = (analysis or {}).get("flops")
+    return float(flops) if flops else None
+
+
+def matmul_peak(size: int = 2048, repeats: int = 10) -> float:
+    """The machine's measured float32 matmul rate (FLOP/s): the physical limit of the step."""
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    b = jax.random.normal(jax.random.key(1), (size, size), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    jax.block_until_ready(matmul(a, b))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(matmul(a, b))
+        best = min(best, time.perf_counter() - start)
+    return 2.0 * size**3 / best
+
+
 def time_jax(step, state, batch, key, steps: int):
     """Seconds per step over ``steps`` steps (after one untimed step); returns (seconds, state)."""
     state, metrics = step(state, batch, key)
@@ -130,7 +157,7 @@ def make_naive_jax_step(views: dict[str, np.ndarray]):
 
 
 # --------------------------------------------------------------------------- PyTorch eager
-def make_torch_step(views: dict[str, np.ndarray]):
+def make_torch_step(views: dict[str, np.ndarray], compiled: bool = False):
     """The straightforward PyTorch version of the same step; returns ``step() -> loss``."""
     import torch
     from torch import nn
@@ -182,12 +209,13 @@ def make_torch_step(views: dict[str, np.ndarray]):
 
     model = InteractionNetwork()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    forward = torch.compile(model) if compiled else model  # torch.compile, default mode
     tensors = {name: torch.from_numpy(np.ascontiguousarray(value)) for name, value in views.items()}
 
     def step():
         optimizer.zero_grad(set_to_none=True)
         loss = torch_vicreg(
-            model(tensors["x_a"], tensors["mask_a"]), model(tensors["x_b"], tensors["mask_b"])
+            forward(tensors["x_a"], tensors["mask_a"]), forward(tensors["x_b"], tensors["mask_b"])
         )
         loss.backward()
         optimizer.step()
@@ -243,19 +271,25 @@ def main() -> None:
         f"batch {args.batch}, {args.particles} particles, {args.steps} steps x {args.repeats} rounds"
     )
 
-    torch_step = None
+    torch_step = compiled_torch_step = None
     if not args.no_torch:
         try:
             import torch
 
             torch_step = make_torch_step(views)
-            print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+            compiled_torch_step = make_torch_step(views, compiled=True)
+            start = time.perf_counter()
+            compiled_torch_step()  # torch.compile compiles on the first call
+            print(
+                f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+                f"torch.compile took {time.perf_counter() - start:.1f} s"
+            )
         except ImportError:
             print("torch is not installed: measuring codec_jax only (pip install torch==2.13.0)")
 
     jax_step, state, batch, key, compile_seconds = make_jax_step("interaction", views)
     naive = None if args.no_naive_jax else list(make_naive_jax_step(views))
-    jax_times, torch_times, naive_times = [], [], []
+    jax_times, torch_times, naive_times, compiled_times = [], [], [], []
     for _ in range(args.repeats):
         seconds, state = time_jax(jax_step, state, batch, key, args.steps)
         jax_times.append(seconds)
@@ -264,6 +298,7 @@ def main() -> None:
             naive_times.append(seconds)
         if torch_step is not None:
             torch_times.append(time_torch(torch_step, args.steps))
+            compiled_times.append(time_torch(compiled_torch_step, args.steps))
 
     results = {
         "device": f"{device.platform}:{device.device_kind}",
@@ -276,6 +311,17 @@ def main() -> None:
         f"codec_jax Interaction Network: {results['jax_interaction_jets_per_s']:10.1f} jets/s "
         f"(compile {compile_seconds:.1f} s)"
     )
+    flops, peak = step_flops(jax_step), matmul_peak()
+    results["matmul_peak_gflops"] = peak / 1e9
+    if flops is not None:
+        achieved = flops / statistics.median(jax_times)
+        results.update(
+            step_gflop=flops / 1e9, achieved_gflops=achieved / 1e9, roofline_fraction=achieved / peak
+        )
+        print(
+            f"step: {flops / 1e9:.1f} GFLOP (XLA cost analysis), {achieved / 1e9:.1f} GFLOP/s against a "
+            f"measured float32 matmul peak of {peak / 1e9:.1f} GFLOP/s: {achieved / peak:.0%} of the roofline (goal 70%)"
+        )
     if naive_times:
         results["naive_jax_interaction_jets_per_s"] = args.batch / statistics.median(naive_times)
         print(
@@ -288,6 +334,16 @@ def main() -> None:
         results["ratio_jax_over_torch"] = statistics.median(torch_times) / statistics.median(jax_times)
         print(f"PyTorch eager (broadcast pairs): {results['torch_interaction_jets_per_s']:10.1f} jets/s")
         print(f"ratio codec_jax / PyTorch:       {results['ratio_jax_over_torch']:10.2f}x  (goal >= 3x)")
+        results["torch_compile_interaction_jets_per_s"] = args.batch / statistics.median(compiled_times)
+        results["ratio_jax_over_torch_compile"] = statistics.median(compiled_times) / statistics.median(
+            jax_times
+        )
+        print(
+            f"PyTorch torch.compile (default): {results['torch_compile_interaction_jets_per_s']:10.1f} jets/s"
+        )
+        print(
+            f"ratio codec_jax / torch.compile: {results['ratio_jax_over_torch_compile']:10.2f}x  (goal > 1)"
+        )
 
     comparisons = [
         name for name in args.compare.split(",") if name and not (args.no_deepsets and name == "deepsets")
