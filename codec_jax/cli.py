@@ -82,6 +82,12 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--jets", type=int, required=True, help="jets to write (all shards together)")
     parser.add_argument("--chunk-jets", type=int, default=500, help="jets per seeded chunk (default: 500)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="run the chunks on a Dask cluster: a scheduler address, or local:N for N local workers",
+    )
     parser.add_argument("--seed", type=int, default=1, help="job seed in 1..900000000 (default: 1)")
     parser.add_argument("--shard", default="0/1", help="run shard i of N (0-based, e.g. 2/10; default: 0/1)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -124,6 +130,8 @@ def _run_generate(args: argparse.Namespace) -> None:
         raise ConfigError(
             f"--alternate-out {args.alternate_out} is --out: one sample would be overwritten by the other"
         )
+    if args.dask is not None and args.same_events_alternate is not None:
+        raise ConfigError("--dask is not available with --same-events-alternate yet")
     if args.same_events_alternate is not None:
         paths = generate_same_events_to_files(
             config,
@@ -136,9 +144,17 @@ def _run_generate(args: argparse.Namespace) -> None:
         )
         print(f"wrote {paths[0]} and {paths[1]} (row i of both: one hard event)")
         return
-    path = generate_to_file(
-        config, args.out, workers=args.workers, shard=parse_shard(args.shard), progress=not args.no_progress
-    )
+    from codec_jax.executors import dask_executor
+
+    with dask_executor(args.dask) as executor:
+        path = generate_to_file(
+            config,
+            args.out,
+            workers=args.workers,
+            shard=parse_shard(args.shard),
+            progress=not args.no_progress,
+            executor=executor,
+        )
     print(f"wrote {path}")
 
 

@@ -24,6 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "codec_jax.config",
         "codec_jax.parallel",
+        "codec_jax.executors",
         "codec_jax.checkpoint",
         "codec_jax.augment",
         "codec_jax.plots",

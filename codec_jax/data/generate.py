@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, as_completed
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -256,14 +257,27 @@ def _metadata(config: GenerationConfig, shard: tuple[int, int], results: list[Ch
 
 
 def _run_chunks(
-    config: GenerationConfig, chunks: list[Chunk], workers: int, progress: bool, run: Callable = _run_chunk
+    config: GenerationConfig,
+    chunks: list[Chunk],
+    workers: int,
+    progress: bool,
+    run: Callable = _run_chunk,
+    executor: Executor | None = None,
 ) -> Iterator:
-    """Yield chunk results as they finish (any order): ``run((config, chunk))`` for each chunk, in
+    """Yield chunk results as they finish (any order): ``run((config, chunk))`` for each chunk,
+    submitted to ``executor`` when given (a Dask cluster's, a process pool, ...), else in
     ``workers`` spawned processes if more than one (``run`` must then be picklable). Results need a
     ``chunk`` attribute (the progress bar counts its jets)."""
 
     bar = tqdm(total=sum(c.n_jets for c in chunks), unit="jet", disable=not progress, desc=config.process)
     try:
+        if executor is not None:
+            futures = [executor.submit(run, (config, chunk)) for chunk in chunks]
+            for future in as_completed(futures):
+                result = future.result()
+                bar.update(result.chunk.n_jets)
+                yield result
+            return
         if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 result = run((config, chunk))
@@ -293,14 +307,21 @@ def _assemble(config: GenerationConfig, shard, results: list[ChunkResult]) -> Je
 
 
 def generate(
-    config: GenerationConfig, *, workers: int = 1, shard: tuple[int, int] = (0, 1), progress: bool = False
+    config: GenerationConfig,
+    *,
+    workers: int = 1,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = False,
+    executor: Executor | None = None,
 ) -> tuple[JetSample, list[ChunkResult]]:
-    """Run the chunks of ``shard`` in memory; returns the sample and the per-chunk results."""
+    """Run the chunks of ``shard`` in memory (on ``executor`` when given, e.g. a Dask cluster's:
+    :mod:`codec_jax.executors`); returns the sample and the per-chunk results. The sample does
+    not depend on where the chunks ran."""
     _check_workers(workers)
     chunks = plan_chunks(config, shard)
     if not chunks:
         raise ConfigError(f"shard {shard[0]}/{shard[1]} has no chunks: the job has fewer chunks than shards")
-    results = list(_run_chunks(config, chunks, workers, progress))
+    results = list(_run_chunks(config, chunks, workers, progress, executor=executor))
     return _assemble(config, shard, results), results
 
 
@@ -344,8 +365,11 @@ def generate_to_file(
     workers: int = 1,
     shard: tuple[int, int] = (0, 1),
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> Path:
-    """Generate and write a ROOT file atomically; resumable after a crash.
+    """Generate and write a ROOT file atomically; resumable after a crash. The chunks run on
+    ``executor`` when given (a Dask cluster's, a process pool, ...: :mod:`codec_jax.executors`),
+    else in ``workers`` local processes; the file is the same either way.
 
     Each finished chunk is written to ``<path>.chunks/`` as soon as it is done; running the same
     job again reuses those chunks. The directory is removed once ``path`` is written. A chunk
@@ -391,7 +415,7 @@ def generate_to_file(
                 ChunkResult(chunk=chunk, sample=sample.replace(metadata={}), n_events=events, timings={})
             )
     todo = [c for c in chunks if not chunk_file(c).is_file()]
-    for result in _run_chunks(config, todo, workers, progress):
+    for result in _run_chunks(config, todo, workers, progress, executor=executor):
         write_root(result.sample.with_metadata(n_events=result.n_events), chunk_file(result.chunk))
         results.append(result)
         kill_point("generate:chunk_written")
