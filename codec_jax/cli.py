@@ -397,6 +397,12 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="skip solving candidates that the EMD lower bound decides (same pairs)",
     )
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="solve the exact EMDs on a Dask cluster: a scheduler address, or local:N for N local workers",
+    )
     parser.add_argument("--include-signal", action="store_true", help="also pair signal jets (label 1)")
     parser.add_argument(
         "--backend",
@@ -443,7 +449,10 @@ def _run_pair(args: argparse.Namespace) -> None:
         emd=EMDSettings(R=args.radius, beta=args.beta, norm=args.norm),
         max_particles=args.max_particles,
     )
-    pairs = find_pairs(args.seed, read(args.nominal), read(args.alternate), config)
+    from codec_jax.executors import dask_executor
+
+    with dask_executor(args.dask) as executor:
+        pairs = find_pairs(args.seed, read(args.nominal), read(args.alternate), config, executor=executor)
     settings = pairs.settings
     print(
         f"{len(pairs)} pairs from {settings['n_evaluated']} evaluated candidates "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from concurrent.futures import Executor, as_completed
 from typing import Any
 
 import jax
@@ -60,15 +61,31 @@ def evaluate_emd(
     sinkhorn_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     refine_tolerance: float | None = None,
+    executor: Executor | None = None,
 ) -> EMDResult:
     """EMD of each of the ``n`` pairs of ``pair`` (host clouds ``pt [n, P]``, ``xy [n, P, 2]``)
     with the chosen backend (``"auto"``, ``"exact"`` or ``"sinkhorn"``), ``batch_size`` at a time;
     with ``refine_tolerance``, Sinkhorn pairs whose bracket is wider are solved again
-    (:func:`codec_jax.emd.sinkhorn_emd_refined`)."""
+    (:func:`codec_jax.emd.sinkhorn_emd_refined`). With ``executor`` (a Dask cluster's, a process
+    pool, ...: :mod:`codec_jax.executors`) the exact backend's chunks are solved there, each
+    with the solver's own threads; the values are the same."""
 
     backend = pick_backend(backend)
     n = pair.n_pairs
     emd = np.zeros(n, np.float64)
+    if backend == "exact" and executor is not None:
+        starts = range(0, n, batch_size)
+        futures = {
+            executor.submit(exact_emd, pair.take(slice(start, min(start + batch_size, n))), settings): start
+            for start in starts
+        }
+        with _progress(n, progress, "EMD (exact, executor)") as bar:
+            for future in as_completed(futures):
+                start = futures[future]
+                values = future.result()
+                emd[start : start + len(values)] = values
+                bar.update(len(values))
+        return EMDResult(emd)
     if backend == "exact":
         with _progress(n, progress, "EMD (exact)") as bar:
             for start in range(0, n, batch_size):

@@ -20,6 +20,7 @@ settings travel in one :class:`~codec_jax.pairing.PairingConfig`.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Any
 
 import jax
@@ -187,7 +188,13 @@ def _oracle_pairs(nominal, alternate, config, settings, backend, progress) -> Pa
 
 # --------------------------------------------------------------------------- search
 def find_pairs(
-    key: Any, nominal: JetSample, alternate: JetSample, config: PairingConfig, *, progress: bool = True
+    key: Any,
+    nominal: JetSample,
+    alternate: JetSample,
+    config: PairingConfig,
+    *,
+    progress: bool = True,
+    executor: Executor | None = None,
 ) -> PairSet:
     """Search positive pairs between a nominal and an alternate sample.
 
@@ -198,6 +205,8 @@ def find_pairs(
             certification, backend, EMD settings, ...); validated here (:class:`ConfigError`
             naming ``pairing.<field>``).
         progress: show a tqdm progress bar.
+        executor: a ``concurrent.futures.Executor`` (Dask, a process pool) that solves the exact
+            backend's candidate blocks; the pairs are the same as without it.
 
     Returns:
         :class:`PairSet` with all evaluated candidates whose EMD is below ``C``; its ``settings``
@@ -239,6 +248,7 @@ def find_pairs(
             sinkhorn_options=config.sinkhorn_options,
             progress=progress,
             refine_tolerance=config.refine_tolerance,
+            executor=executor,
         )
 
     stats: dict[str, Any] = {"n_candidates": int(len(ia)), "n_skipped_by_bound": 0}
