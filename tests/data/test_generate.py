@@ -243,7 +243,7 @@ def test_generate_to_file_resumes_from_finished_chunks(tmp_path, small_config, s
     # killed between creating the directory and writing job.json: the rerun takes it as its own
     (chunk_dir / "chunk_000000_1.root").unlink()
 
-    def stop(*args):
+    def stop(*args, **kwargs):
         raise RuntimeError("reached generation")
 
     monkeypatch.setattr(gen, "_run_chunks", stop)
