@@ -15,7 +15,9 @@ features ``(pt, eta, phi, energy)``, sorted by decreasing pT and padded to ``max
 * **JetClass-II** (parquet, one row per jet): :func:`read_jetclass2`. The same particle and jet
   columns as JetClass, and the class as an integer column ``jet_label`` (its meaning is the
   dataset card's table; ``label`` = 1 for ``signal_labels``, default every non-zero class);
-  ``jet_sdmass`` when present. Needs pyarrow (``pip install 'codec_jax[datasets]'``).
+  ``jet_sdmass`` when present. Needs pyarrow (``pip install 'codec_jax[datasets]'``). These
+  column names are assumed from JetClass's (no JetClass-II file could be inspected when this
+  reader was written); a file with other names is refused, naming the missing columns.
 * **Top-tagging reference set** (Kasieczka, Plehn et al. 2019; HDF5 written by pandas,
   key ``table``): :func:`read_top_tagging`. Up to 200 constituents as columns ``E_i, PX_i,
   PY_i, PZ_i`` (zero-padded), ``is_signal_new`` (1 = top); the jet is the sum of its
