@@ -194,6 +194,16 @@ def _writing(directory: Path, epoch: int | None):
         ) from error
 
 
+def _saved_checksums(manager: ocp.CheckpointManager, directory: Path, epoch: int) -> dict[str, str]:
+    """The checksums saved with ``epoch`` in ``directory`` ({} for a checkpoint written without
+    them); ``manager`` must have a JSON handler for them."""
+    if not (directory / str(epoch) / _CHECKSUMS).exists():
+        return {}
+    with _quiet_partial_restore(), _unreadable(directory, epoch):
+        restored = manager.restore(epoch, args=ocp.args.Composite(**{_CHECKSUMS: ocp.args.JsonRestore()}))
+    return dict(restored[_CHECKSUMS])
+
+
 @dataclasses.dataclass(frozen=True)
 class Restored:
     """What :meth:`Checkpointer.restore` returns: the state and the three JSON items."""
@@ -263,16 +273,6 @@ class Checkpointer:
             )
         self._last_saved = epoch
 
-    def _saved_checksums(self, epoch: int) -> dict[str, str]:
-        """The checksums saved with ``epoch`` ({} for a checkpoint written without them)."""
-        if not (self.directory / str(epoch) / _CHECKSUMS).exists():
-            return {}
-        with _quiet_partial_restore(), _unreadable(self.directory, epoch):
-            restored = self._manager.restore(
-                epoch, args=ocp.args.Composite(**{_CHECKSUMS: ocp.args.JsonRestore()})
-            )
-        return dict(restored[_CHECKSUMS])
-
     def latest_epoch(self) -> int | None:
         """The newest saved epoch, or None when the directory holds no checkpoint."""
         return self._manager.latest_step()
@@ -297,7 +297,7 @@ class Checkpointer:
         leaves); the restored arrays get those shardings.
         """
         epoch = self._existing_epoch(epoch)
-        expected = self._saved_checksums(epoch)
+        expected = _saved_checksums(self._manager, self.directory, epoch)
         try:
             with _quiet_partial_restore():
                 restored = self._manager.restore(
@@ -351,7 +351,7 @@ class Checkpointer:
     def read_json(self, epoch: int | None = None) -> dict[str, dict]:
         """The JSON items (config, normalisation, progress) of ``epoch`` (default: latest)."""
         epoch = self._existing_epoch(epoch)
-        expected = self._saved_checksums(epoch)
+        expected = _saved_checksums(self._manager, self.directory, epoch)
         with _quiet_partial_restore(), _unreadable(self.directory, epoch):
             restored = self._manager.restore(
                 epoch, args=ocp.args.Composite(**{name: ocp.args.JsonRestore() for name in _JSON_ITEMS})
@@ -466,16 +466,7 @@ def restore_encoder(
                         **{name: ocp.args.JsonRestore() for name in _JSON_ITEMS},
                     ),
                 )
-                has_checksums = (directory / str(epoch) / _CHECKSUMS).exists()
-                expected = (
-                    dict(
-                        manager.restore(
-                            epoch, args=ocp.args.Composite(**{_CHECKSUMS: ocp.args.JsonRestore()})
-                        )[_CHECKSUMS]
-                    )
-                    if has_checksums
-                    else {}
-                )
+            expected = _saved_checksums(manager, directory, epoch)
         finally:
             manager.close()
     json_items = {name: dict(restored[name]) for name in _JSON_ITEMS}
