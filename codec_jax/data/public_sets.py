@@ -78,6 +78,23 @@ def _particles(px, py, pz, energy, counts: np.ndarray, max_particles: int | None
     return parts, mask
 
 
+def _constituents_and_jets(columns, max_particles: int | None, path: Path):
+    """``(parts, mask, jets)`` from JetClass-style columns (a record array or table):
+    the particles of ``part_px/py/pz/energy`` and the jet ``pt, eta, phi`` and mass
+    (from ``jet_energy``)."""
+    counts = ak.to_numpy(ak.num(columns["part_px"], axis=1))
+    flat = [ak.to_numpy(ak.flatten(columns[name])).astype(np.float64) for name in _PARTICLE_COLUMNS]
+    parts, mask = _particles(*flat, counts, max_particles, path)
+    jet = {name: ak.to_numpy(columns[name]).astype(np.float64) for name in _JET_COLUMNS}
+    jets = {
+        "pt": jet["jet_pt"],
+        "eta": jet["jet_eta"],
+        "phi": jet["jet_phi"],
+        "mass": _jet_mass(jet["jet_energy"], jet["jet_pt"], jet["jet_eta"]),
+    }
+    return parts, mask, jets
+
+
 def _jet_mass(energy: np.ndarray, pt: np.ndarray, eta: np.ndarray) -> np.ndarray:
     momentum = pt * np.cosh(eta)
     return np.sqrt(np.maximum(energy**2 - momentum**2, 0.0))
@@ -138,28 +155,21 @@ def read_jetclass(
         arrays = ttree.arrays(columns, entry_start=entry_start, entry_stop=entry_stop, library="ak")
     if len(arrays) == 0:
         raise DataError(f"{path}: TTree 'tree' has no entries in the requested range")
-    counts = ak.to_numpy(ak.num(arrays["part_px"], axis=1))
-    flat = [ak.to_numpy(ak.flatten(arrays[name])).astype(np.float64) for name in _PARTICLE_COLUMNS]
-    parts, mask = _particles(*flat, counts, max_particles, path)
+    parts, mask, jets = _constituents_and_jets(arrays, max_particles, path)
     one_hot = np.stack([ak.to_numpy(arrays[name]) for name in labels], axis=-1)
     if not np.all(one_hot.sum(axis=1) == 1):
         raise DataError(
             f"{path}: the label_* branches are not one-hot (jet {int(np.argmax(one_hot.sum(axis=1) != 1))})"
         )
     class_index = np.argmax(one_hot, axis=1)
-    jet = {
-        name: ak.to_numpy(arrays[name]).astype(np.float64)
-        for name in (*_JET_COLUMNS, "jet_sdmass", "jet_tau1", "jet_tau2")
+    substructure = {
+        name: ak.to_numpy(arrays[name]).astype(np.float64) for name in ("jet_sdmass", "jet_tau1", "jet_tau2")
     }
-    jets = {
-        "pt": jet["jet_pt"],
-        "eta": jet["jet_eta"],
-        "phi": jet["jet_phi"],
-        "mass": _jet_mass(jet["jet_energy"], jet["jet_pt"], jet["jet_eta"]),
-        "msd": jet["jet_sdmass"],
-        "tau21": _tau21(jet["jet_tau1"], jet["jet_tau2"]),
-        "label": np.isin(class_index, [JETCLASS_CLASSES.index(name) for name in signal]).astype(np.int32),
-    }
+    jets.update(
+        msd=substructure["jet_sdmass"],
+        tau21=_tau21(substructure["jet_tau1"], substructure["jet_tau2"]),
+        label=np.isin(class_index, [JETCLASS_CLASSES.index(name) for name in signal]).astype(np.int32),
+    )
     return JetSample.from_arrays(
         parts,
         mask,
@@ -203,22 +213,14 @@ def read_jetclass2(
     _require(path, list(table.fields), required, "JetClass-II", "JetClass-II parquet columns")
     if len(table) == 0:
         raise DataError(f"{path}: no jets")
-    counts = ak.to_numpy(ak.num(table["part_px"], axis=1))
-    flat = [ak.to_numpy(ak.flatten(table[name])).astype(np.float64) for name in _PARTICLE_COLUMNS]
-    parts, mask = _particles(*flat, counts, max_particles, path)
-    jet = {name: ak.to_numpy(table[name]).astype(np.float64) for name in _JET_COLUMNS}
-    mass = _jet_mass(jet["jet_energy"], jet["jet_pt"], jet["jet_eta"])
+    parts, mask, jets = _constituents_and_jets(table, max_particles, path)
     classes = ak.to_numpy(table["jet_label"]).astype(np.int64)
     signal = classes != 0 if signal_labels is None else np.isin(classes, list(signal_labels))
     has_sd = "jet_sdmass" in table.fields
-    jets = {
-        "pt": jet["jet_pt"],
-        "eta": jet["jet_eta"],
-        "phi": jet["jet_phi"],
-        "mass": mass,
-        "msd": ak.to_numpy(table["jet_sdmass"]).astype(np.float64) if has_sd else mass,
-        "label": signal.astype(np.int32),
-    }
+    jets.update(
+        msd=ak.to_numpy(table["jet_sdmass"]).astype(np.float64) if has_sd else jets["mass"],
+        label=signal.astype(np.int32),
+    )
     unavailable = ["n2", "tau21", "truth_mass"] + ([] if has_sd else ["msd"])
     return JetSample.from_arrays(
         parts,
