@@ -59,9 +59,12 @@ _CHECKSUMS = "checksums"
 
 def _array_digest(leaf: Any) -> str | None:
     """SHA-256 of an array's dtype, shape and bytes; None for an array this process cannot read
-    whole (sharded over hosts)."""
+    whole (sharded over hosts). A replicated array of a multi-host run is read from this
+    process's copy, so every process computes the same checksums."""
     if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
-        return None
+        if not leaf.sharding.is_fully_replicated:
+            return None
+        leaf = leaf.addressable_data(0)
     array = np.ascontiguousarray(np.asarray(leaf))
     digest = hashlib.sha256(f"{array.dtype.str}{array.shape}".encode())
     digest.update(array.tobytes())

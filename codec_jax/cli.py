@@ -301,22 +301,43 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", required=True, help="run directory (config.json, metrics.jsonl, checkpoints/)"
     )
     parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
-    parser.add_argument(
+    _add_distributed_arguments(parser)
+
+
+def _add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+    """Multi-host flags (pretrain, finetune, run): every process runs the same command with its own
+    --process-id; process 0 alone writes the output directory (docs/scaling.md)."""
+    group = parser.add_argument_group("multi-host training (jax.distributed)")
+    group.add_argument(
         "--distributed",
         action="store_true",
-        help="multi-host: call jax.distributed.initialize (cluster auto-detected unless --coordinator)",
+        help="call jax.distributed.initialize (cluster auto-detected: Slurm, Open MPI, TPU pods)",
     )
-    parser.add_argument("--coordinator", default=None, help="multi-host coordinator address host:port")
-    parser.add_argument("--num-processes", type=int, default=None, help="multi-host: number of processes")
-    parser.add_argument("--process-id", type=int, default=None, help="multi-host: index of this process")
+    group.add_argument("--coordinator", default=None, help="coordinator address HOST:PORT (process 0's host)")
+    group.add_argument("--num-processes", type=int, default=None, help="number of processes")
+    group.add_argument("--process-id", type=int, default=None, help="index of this process, 0 .. N-1")
+    group.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=100,
+        help="seconds after which the others abort when a process has died (default 100)",
+    )
+
+
+def _start_distributed(args: argparse.Namespace) -> None:
+    """``jax.distributed.initialize`` when the multi-host flags ask for it (before any JAX work)."""
+    from codec_jax import parallel
+
+    if args.distributed or args.coordinator:
+        parallel.initialize_distributed(
+            args.coordinator, args.num_processes, args.process_id, heartbeat_timeout=args.heartbeat_timeout
+        )
 
 
 def _load_run_config(args: argparse.Namespace):
     from codec_jax import config as config_lib
-    from codec_jax import parallel
 
-    if args.distributed or args.coordinator:
-        parallel.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+    _start_distributed(args)
     return config_lib.apply_overrides(config_lib.load_config(args.config, args.preset), args.overrides)
 
 
@@ -375,10 +396,16 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
         help="find positive (nominal, alternate) jet pairs with EMD below a cutoff (MACK)",
         description="Search candidate pairs between a nominal and an alternate sample, compute their EMD "
         "(exact on CPU, Sinkhorn on GPU/TPU, or certified: Sinkhorn bounds + exact for undecided pairs) "
-        "and keep those below the cutoff. Writes the pairs (.npz) and a PNG of the EMD distribution.",
+        "and keep those below the cutoff. Writes the pairs (.npz) and a PNG of the EMD distribution. "
+        "With --shard i/N: solve the i-th of N slices of the candidates and write a pair shard file; "
+        "--merge SHARDS... then writes the pairs of the unsharded search.",
     )
-    parser.add_argument("--nominal", required=True, help="nominal sample (ROOT, or JetNet .h5/.hdf5)")
-    parser.add_argument("--alternate", required=True, help="alternate sample (ROOT, or JetNet .h5/.hdf5)")
+    parser.add_argument(
+        "--nominal", help="nominal sample (ROOT, or JetNet .h5/.hdf5); required unless --merge"
+    )
+    parser.add_argument(
+        "--alternate", help="alternate sample (ROOT, or JetNet .h5/.hdf5); required unless --merge"
+    )
     parser.add_argument(
         "--strategy",
         choices=("random", "nearest", "prefiltered", "ot_plan"),
@@ -388,8 +415,10 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
         "--candidates jets) (default: random)",
     )
     parser.add_argument("--candidates", type=int, default=11, help="candidates per nominal jet (default 11)")
-    cut = parser.add_mutually_exclusive_group(required=True)
-    cut.add_argument("--cutoff", type=float, help="EMD cutoff C [GeV]")
+    cut = parser.add_mutually_exclusive_group()
+    cut.add_argument(
+        "--cutoff", type=float, help="EMD cutoff C [GeV] (this or --cutoff-quantile, unless --merge)"
+    )
     cut.add_argument("--cutoff-quantile", type=float, help="C as this quantile of the candidate EMDs")
     parser.add_argument("--certified", action="store_true", help="exact decisions: bounds + exact solver")
     parser.add_argument(
@@ -415,8 +444,57 @@ def _add_pair(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--beta", type=float, default=1.0, help="EMD angular exponent (default 1)")
     parser.add_argument("--norm", action="store_true", help="normalise each jet's pT to 1")
     parser.add_argument("--seed", type=int, default=0, help="seed of the candidate draws")
-    parser.add_argument("--out", required=True, help="output pairs file (.npz); the plot goes next to it")
-    parser.set_defaults(handler=_run_pair)
+    parser.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="solve shard i of N (0-based, e.g. 2/10) of the candidate EMDs and write a pair shard file "
+        "to --out (no cutoff applied yet; combine all N with --merge)",
+    )
+    parser.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="SHARD",
+        help="merge the N pair shard files of one sharded search (any order; quoted globs are expanded) "
+        "into the pairs file of the unsharded search; takes no other search option",
+    )
+    parser.add_argument(
+        "--out", required=True, help="output pairs file (.npz; the plot goes next to it), or the shard file"
+    )
+    search_options = {
+        action.dest: (action.option_strings[0], action.default)
+        for action in parser._actions
+        if action.option_strings and action.dest not in ("help", "merge", "out")
+    }
+    parser.set_defaults(handler=_run_pair, pair_search_options=search_options)
+
+
+def _run_pair_merge(args: argparse.Namespace) -> None:
+    """``pair --merge SHARDS... --out PAIRS``: the unsharded search's pairs file (and plot)."""
+    from pathlib import Path
+
+    from codec_jax.errors import ConfigError
+    from codec_jax.files import expand_paths, refuse_overwriting_inputs
+    from codec_jax.pairing import save_pairs
+    from codec_jax.pairing.plots import plot_pair_emd
+    from codec_jax.pairing.shards import merge_pair_shards
+
+    given = [
+        flag for dest, (flag, default) in args.pair_search_options.items() if getattr(args, dest) != default
+    ]
+    if given:
+        raise ConfigError(f"--merge takes every setting from the shard files; drop {', '.join(given)}")
+    shards = expand_paths(args.merge, what="--merge")
+    refuse_overwriting_inputs(shards, files=[args.out, Path(args.out).with_suffix(".png")])
+    pairs = merge_pair_shards(shards, out=args.out)
+    settings = pairs.settings
+    print(
+        f"{len(pairs)} pairs from {settings['n_evaluated']} evaluated candidates in "
+        f"{settings['merged_shards']} shards, cutoff {settings['cutoff']:.4g}"
+    )
+    out = save_pairs(pairs, args.out)
+    print(f"wrote {out} and {plot_pair_emd(pairs, out.with_suffix('.png'))}")
 
 
 def _run_pair(args: argparse.Namespace) -> None:
@@ -424,13 +502,19 @@ def _run_pair(args: argparse.Namespace) -> None:
 
     from codec_jax.data.io import read_jetnet, read_root
     from codec_jax.emd import EMDSettings
+    from codec_jax.errors import ConfigError
     from codec_jax.files import refuse_overwriting_inputs
     from codec_jax.pairing import PairingConfig, find_pairs, save_pairs
     from codec_jax.pairing.plots import plot_pair_emd
 
-    refuse_overwriting_inputs(
-        [args.nominal, args.alternate], files=[args.out, Path(args.out).with_suffix(".png")]
-    )
+    if args.merge is not None:
+        return _run_pair_merge(args)
+    if args.nominal is None or args.alternate is None:
+        raise ConfigError("--nominal and --alternate are required (unless --merge)")
+    if args.cutoff is None and args.cutoff_quantile is None:
+        raise ConfigError("one of --cutoff and --cutoff-quantile is required (unless --merge)")
+    plot = None if args.shard is not None else Path(args.out).with_suffix(".png")
+    refuse_overwriting_inputs([args.nominal, args.alternate], files=[args.out, plot])
 
     def read(path: str):
         if Path(path).suffix in (".h5", ".hdf5"):
@@ -451,6 +535,30 @@ def _run_pair(args: argparse.Namespace) -> None:
     )
     from codec_jax.executors import dask_executor
 
+    if args.shard is not None:
+        from codec_jax.data.generation_plan import parse_shard
+        from codec_jax.pairing.shards import find_pair_shard, save_pair_shard
+
+        shard = parse_shard(args.shard)
+        inputs = {"nominal": args.nominal, "alternate": args.alternate}
+        with dask_executor(args.dask) as executor:
+            part = find_pair_shard(
+                args.seed,
+                read(args.nominal),
+                read(args.alternate),
+                config,
+                shard,
+                executor=executor,
+                inputs=inputs,
+            )
+        header = part.header
+        print(
+            f"shard {header['shard']}: solved candidates {header['start']}-{header['stop']} of "
+            f"{header['n_evaluated']}, backend {header['record']['backend']}"
+        )
+        kill_point("pair:searched")
+        print(f"wrote {save_pair_shard(part, args.out)}")
+        return None
     with dask_executor(args.dask) as executor:
         pairs = find_pairs(args.seed, read(args.nominal), read(args.alternate), config, executor=executor)
     settings = pairs.settings
@@ -478,14 +586,30 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("config", help="study config file, e.g. configs/mack.py")
     _add_config_options(parser, "--set seeds=0,1 --set pretrain.training.epochs=3")
     parser.add_argument("--out", required=True, help="study directory")
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="train the study's independent runs on a Dask cluster (a scheduler address, or local:N); "
+        "--out must be on a filesystem the workers share",
+    )
+    _add_distributed_arguments(parser)
     parser.set_defaults(handler=_run_run)
 
 
 def _run_run(args: argparse.Namespace) -> None:
+    from codec_jax.errors import ConfigError
+    from codec_jax.executors import dask_executor
     from codec_jax.studies import apply_study_overrides, load_study_config, run_study, study_digest
 
+    if args.dask is not None and (args.distributed or args.coordinator):
+        raise ConfigError("--dask and the multi-host flags exclude each other: pick one way to scale a study")
+    _start_distributed(args)
     config = apply_study_overrides(load_study_config(args.config, args.preset), args.overrides)
-    metrics = run_study(config, args.out)
+    with dask_executor(args.dask) as executor:
+        metrics = run_study(config, args.out, executor=executor)
+    if metrics is None:  # a multi-host process other than 0: process 0 wrote and prints the report
+        return
     print("\n".join(study_digest(config, metrics)))
     print(f"report: {args.out}/report.md (metrics.json, plots and config.json next to it)")
 

@@ -9,18 +9,22 @@ inputs first, which makes the all-gather to a replicated layout explicit.
 Multi-host (GPU cluster, TPU pod): call :func:`initialize_distributed` before any other JAX call;
 every process then iterates over the same seeded global batch order and hands its own slice
 (:func:`process_slice`) to :func:`put_batch`, which assembles the global array with
-``jax.make_array_from_process_local_data``.
+``jax.make_array_from_process_local_data``. The run directory is one shared directory: only
+process 0 checks it and writes to it (:func:`is_main_process`); the others wait at a
+:func:`barrier` and share its verdict (:func:`main_process_verdict`), so every process raises the
+same error or none. Checkpoints are saved and restored by all processes together (Orbax).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from codec_jax import errors
 from codec_jax.errors import ConfigError
 
 __all__ = [
@@ -34,6 +38,10 @@ __all__ = [
     "replicate",
     "gather",
     "initialize_distributed",
+    "is_main_process",
+    "barrier",
+    "main_process_verdict",
+    "main_process_first",
 ]
 
 DATA_AXIS = "data"
@@ -142,12 +150,19 @@ def initialize_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
     process_id: int | None = None,
+    *,
+    heartbeat_timeout: int = 100,
 ) -> None:
     """Start multi-host JAX (``jax.distributed.initialize``); call once per process, first.
 
     With no arguments JAX detects the cluster (SLURM, Open MPI, TPU pods, Kubernetes); pass all
-    three on other clusters. After it, ``jax.devices()`` lists the devices of every host.
+    three on other clusters. After it, ``jax.devices()`` lists the devices of every host. When a
+    process dies, the others abort after ``heartbeat_timeout`` seconds (instead of waiting in a
+    collective forever); rerun all of them with ``--resume``.
     """
+    # Cross-process collectives of the CPU backend (tests, CPU clusters) go through gloo; the
+    # setting is ignored by GPU and TPU backends.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     kwargs = {}
     if coordinator_address is not None:
         kwargs = {
@@ -155,4 +170,69 @@ def initialize_distributed(
             "num_processes": num_processes,
             "process_id": process_id,
         }
-    jax.distributed.initialize(**kwargs)
+    jax.distributed.initialize(**kwargs, heartbeat_timeout_seconds=heartbeat_timeout)
+
+
+def is_main_process() -> bool:
+    """True in process 0 (the one process that writes the run directory); always on one host."""
+    return jax.process_index() == 0
+
+
+def barrier(name: str) -> None:
+    """Wait until every process has reached the barrier ``name`` (no-op on one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+_T = TypeVar("_T")
+#: Errors whose verdict process 0 shares with the others (index in the broadcast message).
+_SHARED_ERRORS = (errors.ConfigError, errors.DataError, errors.CheckpointError, errors.CodecJaxError)
+_MESSAGE_BYTES = 4096
+
+
+def main_process_verdict(check: Callable[[], _T], name: str) -> _T | None:
+    """Run ``check`` on process 0 only and give every process its verdict.
+
+    Process 0 calls ``check()``; a :class:`~codec_jax.errors.CodecJaxError` it raises is sent to
+    the other processes (type and message, at most 4 kB), which raise the same error, so all exit
+    alike instead of some waiting forever in a collective. Every process passes the barrier
+    ``name`` afterwards, i.e. the others start only once process 0 has finished the check (and
+    anything it writes in it).
+
+    Returns:
+        ``check()``'s value on process 0; None on the others (which must not need it).
+    """
+    if jax.process_count() == 1:
+        return check()
+    from jax.experimental import multihost_utils
+
+    value, failure, message, raised = None, -1, b"", None
+    if is_main_process():
+        try:
+            value = check()
+        except errors.CodecJaxError as error:
+            failure = next(i for i, kind in enumerate(_SHARED_ERRORS) if isinstance(error, kind))
+            message, raised = str(error).encode()[:_MESSAGE_BYTES], error
+    packet = np.zeros(_MESSAGE_BYTES + 2, np.int32)
+    packet[0], packet[1] = failure, len(message)
+    packet[2 : 2 + len(message)] = np.frombuffer(message, np.uint8)
+    packet = np.asarray(multihost_utils.broadcast_one_to_all(packet))
+    barrier(name)
+    if raised is not None:
+        raise raised
+    if packet[0] >= 0:
+        text = bytes(packet[2 : 2 + packet[1]].astype(np.uint8)).decode(errors="replace")
+        raise _SHARED_ERRORS[packet[0]](f"{text} (the verdict of process 0)")
+    return value
+
+
+def main_process_first(make: Callable[[], _T], name: str) -> _T:
+    """``make()`` on process 0 first, then on the others (after the barrier ``name``).
+
+    For idempotent steps that write a cache -- generating a sample, writing split files: process 0
+    writes it, the others then find and read it. Errors of process 0 reach all processes
+    (:func:`main_process_verdict`). On one process this is ``make()``."""
+    value = main_process_verdict(make, name)
+    return value if is_main_process() else make()

@@ -12,13 +12,34 @@ import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from codec_jax.errors import DataError
 from codec_jax.files import atomic_path
 
-__all__ = ["PairSet", "save_pairs", "load_pairs"]
+__all__ = ["PairSet", "save_pairs", "load_pairs", "read_npz", "json_key"]
+
+
+def read_npz(path: Path, what: str, writer: str) -> dict[str, np.ndarray]:
+    """Every array of the ``.npz`` file ``path`` (no pickles); :class:`DataError` naming the file
+    when it is missing or unreadable (``what``: e.g. "pairs file"; ``writer``: what writes it)."""
+    if not path.is_file():
+        raise DataError(f"{path}: {what} not found")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: data[name] for name in data.files}
+    except (OSError, ValueError) as error:
+        raise DataError(f"{path}: not a {what} written by {writer} ({error})") from None
+
+
+def json_key(path: Path, contents: dict[str, np.ndarray], key: str) -> Any:
+    """The JSON document stored as the string array ``contents[key]`` of ``path``."""
+    try:
+        return json.loads(str(contents[key]))
+    except json.JSONDecodeError as error:
+        raise DataError(f"{path}: key {key!r} is not valid JSON ({error})") from None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -84,13 +105,7 @@ def load_pairs(path: str | os.PathLike) -> PairSet:
     """Read a :class:`PairSet` written by :func:`save_pairs`; raises :class:`DataError` naming the
     file and key when something is missing or malformed."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: pairs file not found")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            contents = {name: data[name] for name in data.files}
-    except (OSError, ValueError) as error:
-        raise DataError(f"{path}: not a pairs file written by save_pairs ({error})") from None
+    contents = read_npz(path, "pairs file", "save_pairs")
     for name, dtype in (*_REQUIRED.items(), ("settings_json", np.str_)):
         if name not in contents:
             raise DataError(f"{path}: key {name!r} missing (found {sorted(contents)})")
@@ -98,10 +113,7 @@ def load_pairs(path: str | os.PathLike) -> PairSet:
             raise DataError(
                 f"{path}: key {name!r} has dtype {contents[name].dtype}, expected {np.dtype(dtype)}"
             )
-    try:
-        settings = json.loads(str(contents["settings_json"]))
-    except json.JSONDecodeError as error:
-        raise DataError(f"{path}: key 'settings_json' is not valid JSON ({error})") from None
+    settings = json_key(path, contents, "settings_json")
     if (contents["nominal_index"] < 0).any() or (contents["alternate_index"] < 0).any():
         raise DataError(f"{path}: negative jet indices in 'nominal_index' or 'alternate_index'")
     try:

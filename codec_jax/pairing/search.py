@@ -20,6 +20,7 @@ settings travel in one :class:`~codec_jax.pairing.PairingConfig`.
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Executor
 from typing import Any
 
@@ -42,7 +43,17 @@ from codec_jax.pairing.evaluate import certify, evaluate_emd, pick_backend
 from codec_jax.pairing.pairs import PairSet
 from codec_jax.pairing.pruning import evaluate_pruned
 
-__all__ = ["STRATEGIES", "find_pairs", "jet_particles", "true_partner_rows"]
+__all__ = [
+    "STRATEGIES",
+    "Candidates",
+    "draw_candidates",
+    "find_pairs",
+    "finish_pairs",
+    "jet_particles",
+    "quantile_cutoff",
+    "seed_entropy",
+    "true_partner_rows",
+]
 
 
 # --------------------------------------------------------------------------- inputs
@@ -70,15 +81,21 @@ def jet_particles(sample: JetSample, max_particles: int | None = None) -> Partic
     return ParticleClouds(pt[:, :used], xy[:, :used])
 
 
-def _rng(key: Any) -> np.random.Generator:
-    """A NumPy generator from an int seed or a JAX PRNG key."""
+def seed_entropy(key: Any) -> int | list[int]:
+    """The entropy of the candidate draws (JSON-ready): an int seed as is, a JAX PRNG key as the
+    list of its words; raises :class:`ConfigError` for a negative seed."""
     if isinstance(key, (int, np.integer)):
         if key < 0:
             raise ConfigError(f"the pairing seed must be >= 0, got {int(key)}")
-        return np.random.default_rng(int(key))
+        return int(key)
 
     data = jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    return np.random.default_rng(np.asarray(data).astype(np.uint64).ravel().tolist())
+    return np.asarray(data).astype(np.uint64).ravel().tolist()
+
+
+def _rng(key: Any) -> np.random.Generator:
+    """A NumPy generator from an int seed or a JAX PRNG key."""
+    return np.random.default_rng(seed_entropy(key))
 
 
 def _draw_candidates(
@@ -187,6 +204,142 @@ def _oracle_pairs(nominal, alternate, config, settings, backend, progress) -> Pa
 
 
 # --------------------------------------------------------------------------- search
+@dataclasses.dataclass(frozen=True, eq=False)
+class Candidates:
+    """The drawn candidates of a search, before any EMD (shared by :func:`find_pairs` and the
+    sharded search, :mod:`codec_jax.pairing.shards`).
+
+    Attributes:
+        config, settings, backend: the validated config, its checked EMD settings, the resolved
+            backend (``exact`` or ``sinkhorn``).
+        nominal_rows, alternate_rows: ``[n_a]``, ``[n_b]`` sample rows that take part (signal
+            excluded unless ``include_signal``), increasing.
+        a, b: their clouds, ``pt [n, P]`` and ``xy [n, P, 2]``, padded to one ``P``.
+        ia, ib: ``[n_candidates]`` indices into ``a`` and ``b``.
+        block: ``[n_candidates]`` the ``ot_plan`` block of each candidate, else None.
+    """
+
+    config: PairingConfig
+    settings: Any
+    backend: str
+    nominal_rows: np.ndarray
+    alternate_rows: np.ndarray
+    a: ParticleClouds
+    b: ParticleClouds
+    ia: np.ndarray
+    ib: np.ndarray
+    block: np.ndarray | None
+
+    def pairs(self, rows: np.ndarray) -> CloudPair:
+        """The clouds of candidates ``rows`` (``[m]`` indices into ``ia``/``ib``)."""
+        return CloudPair(self.a.take(self.ia[rows]), self.b.take(self.ib[rows]))
+
+    def evaluate(self, rows: np.ndarray, *, progress: bool, executor: Executor | None):
+        """:class:`~codec_jax.pairing.evaluate.EMDResult` of candidates ``rows``, ``batch_size``
+        pairs per solver call from the first of ``rows`` on."""
+        config = self.config
+        return evaluate_emd(
+            self.pairs(rows),
+            self.settings,
+            backend=self.backend,
+            batch_size=config.batch_size,
+            sinkhorn_options=config.sinkhorn_options,
+            progress=progress,
+            refine_tolerance=config.refine_tolerance,
+            executor=executor,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The settings record of the search (:attr:`PairSet.settings` before the cutoff is
+        resolved and the statistics are added; ``cutoff`` is the fixed one or None)."""
+        config = self.config
+        return _record(
+            config,
+            self.settings,
+            self.backend,
+            strategy=config.strategy,
+            candidates=config.candidates,
+            cutoff=None if config.cutoff is None else float(config.cutoff),
+            cutoff_quantile=config.cutoff_quantile,
+            certified=config.certified,
+            n_nominal=self.a.n_jets,
+            n_alternate=self.b.n_jets,
+        )
+
+
+def draw_candidates(key: Any, nominal: JetSample, alternate: JetSample, config: PairingConfig) -> Candidates:
+    """Validate ``config`` and draw the candidates of a (non-oracle) search; cheap, no EMD."""
+    settings = config.emd.checked()
+    backend = pick_backend(config.backend)
+    rng = _rng(key)
+    nominal_rows = np.flatnonzero(config.include_signal | (nominal.label != 1))
+    alternate_rows = np.flatnonzero(config.include_signal | (alternate.label != 1))
+    if len(nominal_rows) == 0 or len(alternate_rows) == 0:
+        raise DataError(
+            f"pairing needs jets in both samples (after excluding signal: {len(nominal_rows)} nominal, "
+            f"{len(alternate_rows)} alternate)"
+        )
+    a = jet_particles(nominal[nominal_rows], config.max_particles)
+    b = jet_particles(alternate[alternate_rows], config.max_particles)
+    width = max(a.width, b.width)
+    a, b = a.pad_to(width), b.pad_to(width)
+    block = None
+    if config.strategy == "ot_plan":
+        ia, ib, block = block_candidates(rng, a.n_jets, b.n_jets, config.candidates)
+    else:
+        ia, ib = _draw_candidates(config.strategy, rng, a, b, config.candidates, settings.norm)
+    return Candidates(config, settings, backend, nominal_rows, alternate_rows, a, b, ia, ib, block)
+
+
+def finish_pairs(
+    record: dict[str, Any],
+    stats: dict[str, Any],
+    nominal_index: np.ndarray,
+    alternate_index: np.ndarray,
+    emd: np.ndarray,
+    cutoff: float,
+    block: np.ndarray | None = None,
+) -> PairSet:
+    """Apply the resolved cutoff (and, for ``ot_plan``, the block matchings) to the evaluated
+    candidates.
+
+    Args:
+        record: :meth:`Candidates.record`; stats: its counts so far (``n_candidates``, ...).
+        nominal_index, alternate_index: ``[m]`` sample rows of the evaluated candidates, in
+            candidate order.
+        emd: ``[m]`` float64 their EMDs (certified where asked); cutoff: C.
+        block: ``[m]`` the ``ot_plan`` blocks (every candidate evaluated), else None.
+    """
+    keep = emd < cutoff
+    if block is not None:  # only the block matchings are pairs (all candidates evaluated)
+        matched = np.zeros(len(keep), bool)
+        matched[block_matching(nominal_index, alternate_index, block, emd)] = True
+        stats["n_matched"] = int(matched.sum())
+        stats["matched_emd_quantiles"] = {
+            str(q): float(np.percentile(emd[matched], q)) for q in (5, 25, 50, 75, 95)
+        }
+        keep &= matched
+    stats["n_evaluated"] = int(len(emd))
+    if len(emd):
+        stats["candidate_emd_quantiles"] = {str(q): float(np.percentile(emd, q)) for q in (5, 25, 50, 75, 95)}
+    record = {**record, "cutoff": float(cutoff)}
+    record.update(stats)
+    pairs = PairSet(
+        nominal_index=nominal_index[keep],
+        alternate_index=alternate_index[keep],
+        emd=emd[keep],
+        settings=record,
+        candidate_emd=emd,
+    )
+    record.update(pairs.summary())
+    return pairs
+
+
+def quantile_cutoff(emd: np.ndarray, quantile: float) -> float:
+    """C as ``quantile`` of the candidate EMDs ``[m]`` (0 without candidates)."""
+    return float(np.quantile(emd, quantile)) if len(emd) else 0.0
+
+
 def find_pairs(
     key: Any,
     nominal: JetSample,
@@ -215,47 +368,20 @@ def find_pairs(
     if not isinstance(config, PairingConfig):
         raise TypeError(f"find_pairs takes a PairingConfig, got {type(config).__name__}")
     config.validate()
-    settings = config.emd.checked()
-    backend = pick_backend(config.backend)
     if config.strategy == "oracle":
+        settings, backend = config.emd.checked(), pick_backend(config.backend)
         return _oracle_pairs(nominal, alternate, config, settings, backend, progress)
-    rng = _rng(key)
-    nominal_rows = np.flatnonzero(config.include_signal | (nominal.label != 1))
-    alternate_rows = np.flatnonzero(config.include_signal | (alternate.label != 1))
-    if len(nominal_rows) == 0 or len(alternate_rows) == 0:
-        raise DataError(
-            f"pairing needs jets in both samples (after excluding signal: {len(nominal_rows)} nominal, "
-            f"{len(alternate_rows)} alternate)"
-        )
-    a = jet_particles(nominal[nominal_rows], config.max_particles)
-    b = jet_particles(alternate[alternate_rows], config.max_particles)
-    width = max(a.width, b.width)
-    a, b = a.pad_to(width), b.pad_to(width)
-    if config.strategy == "ot_plan":
-        ia, ib, blocks = block_candidates(rng, a.n_jets, b.n_jets, config.candidates)
-    else:
-        ia, ib = _draw_candidates(config.strategy, rng, a, b, config.candidates, settings.norm)
-
-    def candidate_pairs(rows: np.ndarray) -> CloudPair:
-        return CloudPair(a.take(ia[rows]), b.take(ib[rows]))
+    found = draw_candidates(key, nominal, alternate, config)
+    ia, settings = found.ia, found.settings
 
     def evaluate(rows: np.ndarray):
-        return evaluate_emd(
-            candidate_pairs(rows),
-            settings,
-            backend=backend,
-            batch_size=config.batch_size,
-            sinkhorn_options=config.sinkhorn_options,
-            progress=progress,
-            refine_tolerance=config.refine_tolerance,
-            executor=executor,
-        )
+        return found.evaluate(rows, progress=progress, executor=executor)
 
     stats: dict[str, Any] = {"n_candidates": int(len(ia)), "n_skipped_by_bound": 0}
     evaluated = np.arange(len(ia))
     cutoff, cutoff_quantile = config.cutoff, config.cutoff_quantile
     if config.prune or config.strategy == "prefiltered":
-        bound = emd_lower_bound(candidate_pairs(evaluated), settings)
+        bound = emd_lower_bound(found.pairs(evaluated), settings)
         evaluated, result, cutoff = evaluate_pruned(
             bound, evaluate, cutoff=cutoff, quantile=cutoff_quantile, chunk=max(256, len(ia) // 40)
         )
@@ -263,44 +389,16 @@ def find_pairs(
     else:
         result = evaluate(evaluated)
     if cutoff is None:
-        cutoff = float(np.quantile(result.emd, cutoff_quantile)) if len(result.emd) else 0.0
+        cutoff = quantile_cutoff(result.emd, cutoff_quantile)
     if config.certified and result.lower is not None:
-        result, certify_stats = certify(result, candidate_pairs(evaluated), settings, cutoff=cutoff)
+        result, certify_stats = certify(result, found.pairs(evaluated), settings, cutoff=cutoff)
         stats.update(certify_stats)
-    keep = result.emd < cutoff
-    if config.strategy == "ot_plan":  # only the block matchings are pairs (all candidates evaluated)
-        matched = np.zeros(len(keep), bool)
-        matched[block_matching(ia, ib, blocks, result.emd)] = True
-        stats["n_matched"] = int(matched.sum())
-        stats["matched_emd_quantiles"] = {
-            str(q): float(np.percentile(result.emd[matched], q)) for q in (5, 25, 50, 75, 95)
-        }
-        keep &= matched
-    stats["n_evaluated"] = int(len(evaluated))
-    if len(result.emd):
-        stats["candidate_emd_quantiles"] = {
-            str(q): float(np.percentile(result.emd, q)) for q in (5, 25, 50, 75, 95)
-        }
-    record = _record(
-        config,
-        settings,
-        backend,
-        strategy=config.strategy,
-        candidates=config.candidates,
-        cutoff=float(cutoff),
-        cutoff_quantile=cutoff_quantile,
-        certified=config.certified,
-        n_nominal=a.n_jets,
-        n_alternate=b.n_jets,
+    return finish_pairs(
+        found.record(),
+        stats,
+        found.nominal_rows[ia[evaluated]],
+        found.alternate_rows[found.ib[evaluated]],
+        result.emd,
+        cutoff,
+        block=None if found.block is None else found.block[evaluated],
     )
-    record.update(stats)
-    chosen = evaluated[keep]
-    pairs = PairSet(
-        nominal_index=nominal_rows[ia[chosen]],
-        alternate_index=alternate_rows[ib[chosen]],
-        emd=result.emd[keep],
-        settings=record,
-        candidate_emd=result.emd,
-    )
-    record.update(pairs.summary())
-    return pairs

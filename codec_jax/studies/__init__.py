@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import importlib
 import os
+from concurrent.futures import Executor
 from typing import Any
 
 from codec_jax.errors import ConfigError
 from codec_jax.plots import PlotSettings, use_plot_settings
+from codec_jax.studies.common.cached_runs import training_executor
 from codec_jax.studies.common.config import apply_study_overrides, load_study_config, study_to_json
 
 __all__ = [
@@ -75,12 +77,24 @@ def _study_name(config: Any) -> str:
     return name
 
 
-def run_study(config: Any, out: str | os.PathLike) -> dict[str, Any]:
+def run_study(
+    config: Any, out: str | os.PathLike, *, executor: Executor | None = None
+) -> dict[str, Any] | None:
     """Run the study described by ``config`` (its ``study`` field picks the runner) into ``out``.
+
+    Args:
+        executor: where the study's trainings run (a Dask client's executor, a process pool, ...):
+            each training in a worker process, its run directory under ``out`` (which must be on a
+            filesystem the workers share), independent trainings concurrently; None trains them
+            one after another in this process. The metrics are the same either way.
+
+    Returns:
+        The metrics (``out/metrics.json``); None on the processes other than 0 of a multi-host
+        run (``jax.distributed``), where process 0 alone writes the study directory.
 
     Raises:
         ConfigError: the config has no ``study`` field or names an unknown study.
     """
     runner = _resolve(STUDIES[_study_name(config)][0])
-    with use_plot_settings(getattr(config, "plots", PlotSettings())):
+    with use_plot_settings(getattr(config, "plots", PlotSettings())), training_executor(executor):
         return runner(config, out)

@@ -217,13 +217,20 @@ def _starting_point(
     state: TrainState, resume_from: Restored | None, metrics_path: Path
 ) -> tuple[TrainState, _Progress, list[dict]]:
     """The state, progress and history to start from: a fresh run deletes an old
-    ``metrics.jsonl``; a resumed one keeps its lines up to the restored epoch."""
+    ``metrics.jsonl``; a resumed one keeps its lines up to the restored epoch. Only process 0
+    changes the file; the others read it after a barrier."""
+    main = parallel.is_main_process()
     if resume_from is None:
-        if metrics_path.exists():
+        if main and metrics_path.exists():
             metrics_path.unlink()
+        parallel.barrier("codec_jax:metrics_started")
         return state, _Progress(), []
     progress = _Progress.restored(resume_from.progress)
-    return resume_from.state, progress, _rewrite_metrics(metrics_path, progress.epoch)
+    kept = _rewrite_metrics(metrics_path, progress.epoch) if main else []
+    parallel.barrier("codec_jax:metrics_started")
+    if not main:
+        kept = [entry for entry in read_metrics(metrics_path) if entry["epoch"] <= progress.epoch]
+    return resume_from.state, progress, kept
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,11 +307,12 @@ class _EpochRunner:
         """Append ``record`` to ``metrics.jsonl`` and checkpoint its epoch (asynchronously) with
         the config, normalisation and ``progress``."""
         path = self.run_dir / METRICS_FILE
-        try:
-            with path.open("a") as stream:
-                stream.write(json.dumps(record) + "\n")
-        except OSError as error:  # a full disk: the torn line is dropped on --resume
-            raise naming_path(error, path) from error
+        if parallel.is_main_process():  # multi-host: one line per epoch, from process 0
+            try:
+                with path.open("a") as stream:
+                    stream.write(json.dumps(record) + "\n")
+            except OSError as error:  # a full disk: the torn line is dropped on --resume
+                raise naming_path(error, path) from error
         if self.checkpointer is not None:
             self.checkpointer.save(
                 record["epoch"],
@@ -383,7 +391,12 @@ def fit(
             checkpoint_json=dict(checkpoint_json or {}),
         )
         monitored = "val/loss" if validates else "train/loss"
-        bar = tqdm(range(first_epoch, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
+        bar = tqdm(
+            range(first_epoch, epochs + 1),
+            desc="epochs",
+            unit="epoch",
+            disable=not progress or not parallel.is_main_process(),
+        )
         for epoch in bar:
             state, record = runner.epoch(state, epoch)
             done.update(epoch, record[monitored], min_delta=min_delta, patience=patience)

@@ -87,7 +87,9 @@ def _set_up(
     """Check the config's value ranges and the run directory, make the keys and the mesh, then
     load (and split) the arrays."""
     config_lib.check_values(config)
-    run_dir = check_run_dir(out, config, resume)
+    # Multi-host: process 0 checks the shared directory, the others wait and share its verdict.
+    parallel.main_process_verdict(lambda: check_run_dir(out, config, resume), "codec_jax:run_dir_checked")
+    run_dir = Path(out)
     keys = run_keys(config.training.seed)
     mesh = parallel.make_mesh(config.training.devices)
     parallel.check_batch_size(config.training.batch_size, mesh)
@@ -157,7 +159,8 @@ def _run_fit(
     """Write config.json, restore the latest checkpoint when resuming, and :func:`fit`."""
     config, training = setup.config, setup.config.training
     check_loggers(training.loggers)
-    write_config(setup.run_dir, config)
+    if parallel.is_main_process():
+        write_config(setup.run_dir, config)
     checkpointer = Checkpointer(setup.run_dir / CHECKPOINT_SUBDIR, max_to_keep=training.keep_checkpoints)
     trackers: list = []
     try:

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
+from codec_jax import parallel
 from codec_jax.baselines.mass_calibration import BinnedCalibration
 from codec_jax.config import StrictFields
 from codec_jax.errors import ConfigError
@@ -187,9 +188,10 @@ def run_codec_calibration(config: CodecCalibrationConfig, out: str | os.PathLike
     maps = _fit_maps(config, sets)
     timings["maps"] = time.perf_counter() - start
     maps_json = {name: calibration.to_dict() for name, calibration in maps.items()}
-    with atomic_path(out / "calibration_maps.json") as tmp:
-        tmp.write_text(json.dumps(maps_json))
-    plot_calibration_maps(maps_json, out / "calibration_maps.png")
+    if parallel.is_main_process():
+        with atomic_path(out / "calibration_maps.json") as tmp:
+            tmp.write_text(json.dumps(maps_json))
+        plot_calibration_maps(maps_json, out / "calibration_maps.png")
 
     test = sets.test
     predictions: dict[str, dict[str, np.ndarray]] = {"msd": {FIXED: test.msd}}

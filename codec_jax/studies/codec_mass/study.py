@@ -12,6 +12,7 @@ not trained.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
+from codec_jax import parallel
 from codec_jax.errors import ConfigError
 from codec_jax.inference.scoring import ClassifierScorer
 from codec_jax.studies.codec_mass.report import (
@@ -30,7 +32,7 @@ from codec_jax.studies.codec_mass.report import (
     write_response_report,
 )
 from codec_jax.studies.codec_mass.sets import MASS_SETS, MassSets, from_reference_pt, mass_sets
-from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir
+from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir, train_all
 from codec_jax.studies.common.config import study_to_json
 
 __all__ = [
@@ -69,7 +71,8 @@ def prepare_mass_sets(
 
     prepare_study_dir(config, out)
     start = time.perf_counter()
-    sets = mass_sets(
+    make_sets = functools.partial(
+        mass_sets,
         config.samples,
         out / "data",
         truth_range=tuple(config.truth_range),
@@ -78,6 +81,7 @@ def prepare_mass_sets(
         reference_pt=reference_pt,
         progress=run.training.progress,
     )
+    sets = parallel.main_process_first(make_sets, "codec_jax:sets")  # multi-host: 0 writes, others read
     return sets, {"sets": time.perf_counter() - start}
 
 
@@ -106,20 +110,25 @@ def train_mass_models(
     log_mass = bool(run_template.loss.kwargs.get("log_mass", True))
     predictions: dict[str, dict[str, np.ndarray]] = {f"{prefix}_{name}": {} for name in config.training_sets}
     timings: dict[str, float] = {}
-    for seed in config.seeds:
-        for name in config.training_sets:
-            method = f"{prefix}_{name}"
-            run = config_lib.apply_overrides(run_template, [])
-            run.name = f"{config.name}/{method}/seed{seed}"
-            run.training.seed = seed
-            run.data.train = (str(sets.files[name]["train"]),)
-            run.data.validation = (str(sets.files[name]["validation"]),)
-            scores = finetune_and_score(run, out / f"seed{seed}" / method, None, score)
-            output = np.exp(scores["test"]) if log_mass else scores["test"]
-            if reference_pt > 0:
-                output = from_reference_pt(output, test.pt, reference_pt)
-            predictions[method][str(seed)] = output
-            timings[f"seed{seed}/{method}"] = float(scores["train_seconds"])
+
+    def train(seed_and_set: tuple[int, str]) -> dict[str, np.ndarray]:
+        seed, name = seed_and_set
+        method = f"{prefix}_{name}"
+        run = config_lib.apply_overrides(run_template, [])
+        run.name = f"{config.name}/{method}/seed{seed}"
+        run.training.seed = seed
+        run.data.train = (str(sets.files[name]["train"]),)
+        run.data.validation = (str(sets.files[name]["validation"]),)
+        return finetune_and_score(run, out / f"seed{seed}" / method, None, score)
+
+    trained = [(seed, name) for seed in config.seeds for name in config.training_sets]
+    for (seed, name), scores in zip(trained, train_all(trained, train), strict=True):
+        method = f"{prefix}_{name}"
+        output = np.exp(scores["test"]) if log_mass else scores["test"]
+        if reference_pt > 0:
+            output = from_reference_pt(output, test.pt, reference_pt)
+        predictions[method][str(seed)] = output
+        timings[f"seed{seed}/{method}"] = float(scores["train_seconds"])
     return predictions, timings
 
 
@@ -154,7 +163,8 @@ def report_mass_study(
         method: (test.truth_mass, next(iter(by_seed.values())), test.weight)
         for method, by_seed in predictions.items()
     }
-    return write_response_report(
+    report = functools.partial(
+        write_response_report,
         out,
         title=f"{config.name} report",
         intro=intro,
@@ -171,3 +181,5 @@ def report_mass_study(
         extra=extra,
         extra_figures=extra_figures,
     )
+    # Multi-host: process 0 writes the report; the others return None.
+    return parallel.main_process_verdict(report, "codec_jax:report")

@@ -38,6 +38,7 @@ reuses every finished run.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -47,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from codec_jax import config as config_lib
+from codec_jax import parallel
 from codec_jax.data.io import load_sample
 from codec_jax.errors import ConfigError
 from codec_jax.inference.scoring import ClassifierScorer
@@ -72,7 +74,12 @@ from codec_jax.studies.codec_tagging.evaluation import (
 )
 from codec_jax.studies.codec_tagging.observables import observable_scores
 from codec_jax.studies.codec_tagging.report import write_tagging_report
-from codec_jax.studies.common.cached_runs import finetune_and_score, prepare_study_dir, pretrain_once
+from codec_jax.studies.common.cached_runs import (
+    finetune_and_score,
+    prepare_study_dir,
+    pretrain_once,
+    train_all,
+)
 from codec_jax.studies.common.codec_samples import codec_sets
 from codec_jax.studies.common.config import study_to_json
 from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
@@ -273,7 +280,11 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
     check_config(config)
     out = Path(out)
     prepare_study_dir(config, out)
-    sets = codec_sets(config.samples, out / "data", progress=config.classifier.training.progress)
+    # Multi-host: process 0 writes the cached files first, the others read them.
+    sets = parallel.main_process_first(
+        lambda: codec_sets(config.samples, out / "data", progress=config.classifier.training.progress),
+        "codec_jax:sets",
+    )
     dedicated = config.samples.n_sculpting > 0
     test_sample = concatenate([sets.test_signal, sets.test_background])
     test = TaggingTestSet(test_sample.label, test_sample.weight, test_sample.msd, mass_bin_edges(config))
@@ -282,7 +293,9 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
     observables = [model for model in config.models if model_spec(model).kind == "observable"]
     ddt = {}
     if observables:
-        found, ddt = observable_scores(config, sets, test_sample, out)
+        found, ddt = parallel.main_process_first(
+            lambda: observable_scores(config, sets, test_sample, out), "codec_jax:observables"
+        )
         for model in observables:
             scores[model][OBSERVABLE_RUN] = found[model]
             runs[model][OBSERVABLE_RUN] = _evaluate(config, found[model], test, sets)
@@ -291,7 +304,12 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
     contrastive_sets = {
         model_spec(m).training_set for m in config.models if model_spec(m).kind == "contrastive"
     }
-    pairs = {name: _pairs(config, sets, name, out) for name in sorted(contrastive_sets)} if uses_pairs else {}
+    pairs = {
+        name: parallel.main_process_first(
+            lambda name=name: _pairs(config, sets, name, out), f"codec_jax:pairs:{name}"
+        )
+        for name in (sorted(contrastive_sets) if uses_pairs else [])
+    }
     scans = [m for m in config.models if model_spec(m).penalty_weight is not None]
     batch = penalty_batch(config, sets) if scans else None
     scan_seeds = config.seeds[: config.penalty_scan.max_seeds or None]
@@ -308,29 +326,38 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
 
         return score
 
+    def train(seed_and_model: tuple[int, str]) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """One trained model of one seed: ``({pretraining: seconds}, scores)``."""
+        seed, model = seed_and_model
+        seed_dir, spec = out / f"seed{seed}", model_spec(model)
+        if spec.kind == "supervised":
+            run = _classifier_config(config, model, seed, sets, batch)
+            return {}, finetune_and_score(run, seed_dir / model, None, score_fn(False))
+        pretrain_dir = seed_dir / f"pretrain-{model}"
+        path = pairs.get(spec.training_set, {}).get("path", "")
+        seconds = pretrain_once(_pretrain_config(config, model, seed, sets, path), pretrain_dir)
+        run = _head_config(config, model, seed, sets)
+        found = finetune_and_score(run, seed_dir / model, pretrain_dir, score_fn(True))
+        return {f"seed{seed}/pretrain-{model}": seconds}, found
+
+    trained = [
+        (seed, model)
+        for seed in config.seeds
+        for model in config.models
+        if model_spec(model).kind != "observable"
+        and (model_spec(model).penalty_weight is None or seed in scan_seeds)
+    ]
     timings: dict[str, float] = {}
-    for seed in config.seeds:
-        seed_dir = out / f"seed{seed}"
-        for model in config.models:
-            spec = model_spec(model)
-            if spec.kind == "observable" or (spec.penalty_weight is not None and seed not in scan_seeds):
-                continue
-            if spec.kind == "supervised":
-                run = _classifier_config(config, model, seed, sets, batch)
-                found = finetune_and_score(run, seed_dir / model, None, score_fn(False))
-            else:
-                pretrain_dir = seed_dir / f"pretrain-{model}"
-                path = pairs.get(spec.training_set, {}).get("path", "")
-                run = _pretrain_config(config, model, seed, sets, path)
-                timings[f"seed{seed}/pretrain-{model}"] = pretrain_once(run, pretrain_dir)
-                run = _head_config(config, model, seed, sets)
-                found = finetune_and_score(run, seed_dir / model, pretrain_dir, score_fn(True))
-            timings[f"seed{seed}/{model}"] = float(found["train_seconds"])
-            sculpting = found["sculpting"] if dedicated else found["test"][len(sets.test_signal) :]
-            scores[model][str(seed)] = analysis.TaggerScores(found["test"], sculpting)
-            runs[model][str(seed)] = _evaluate(
-                config, scores[model][str(seed)], test, sets, latent=found.get("latent"), seed=seed
-            )
+    for (seed, model), (pretrain_timing, found) in zip(trained, train_all(trained, train), strict=True):
+        timings.update(pretrain_timing)
+        timings[f"seed{seed}/{model}"] = float(found["train_seconds"])
+        sculpting = found["sculpting"] if dedicated else found["test"][len(sets.test_signal) :]
+        scores[model][str(seed)] = analysis.TaggerScores(found["test"], sculpting)
+        runs[model][str(seed)] = _evaluate(
+            config, scores[model][str(seed)], test, sets, latent=found.get("latent"), seed=seed
+        )
+    if not parallel.is_main_process():  # multi-host: process 0 measures and writes the report
+        return parallel.main_process_verdict(dict, "codec_jax:report")
     _write_scores(out, sets, test_sample, dedicated, scores)
     jets = analysis.StudyJets(test.label, test.weight, sets.sculpting.msd.astype(np.float64), test.bin_edges)
     table = analysis.measure(
@@ -343,7 +370,8 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
         without_seeds=observables,
     )
     claims, matches = analysis.tagging_claims(table, config.claims, config.working_points[0])
-    return write_tagging_report(
+    report = functools.partial(
+        write_tagging_report,
         out,
         config=json.loads(study_to_json(config)),
         runs=runs,
@@ -364,6 +392,7 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
             "test_scores": _scores_description(dedicated),
         },
     )
+    return parallel.main_process_verdict(report, "codec_jax:report")
 
 
 def _scores_description(dedicated: bool) -> dict[str, Any]:

@@ -29,16 +29,18 @@ finished run and redoes the rest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codec_jax import config as config_lib
-from codec_jax import metrics
+from codec_jax import metrics, parallel
 from codec_jax.data.io import load_sample, write_root
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.inference.scoring import ClassifierScorer
@@ -52,6 +54,7 @@ from codec_jax.studies.common.cached_runs import (
     prepare_study_dir,
     pretrain_once,
     run_dir_name,
+    train_all,
 )
 from codec_jax.studies.common.config import study_to_json
 from codec_jax.studies.common.scores_file import SCORES_FILE, score_branch, write_test_scores
@@ -236,39 +239,62 @@ def _noisy_controls(
 
 
 # --------------------------------------------------------------------------- the study
-def _train_seed(config, seed, split, pairs, out, score_sets, scorer, tests):
-    """Every trained classifier of one seed: ``({model: scores}, {run: seconds}, health)``."""
+def _train_seed(config, seed, split, pairs, ladders, out, score_sets, scorer, tests):
+    """Every trained classifier of one seed: ``({model: scores}, {run: seconds}, health)``.
+
+    ``ladders`` are the training files of the ladder controls, ``{fraction: files}``. The seed's
+    trainings form independent chains (a pretraining and its fine-tunings, or one
+    supervised training), run by :func:`train_all` (concurrently under ``run --dask``); the results
+    are collected in the order of the chains."""
     seed_dir = out / f"seed{seed}"
-    trained, timings, health = {}, {}, {}
-    for pretraining in config.pretrainings:
+
+    def pretrained_chain(pretraining: str) -> tuple[dict, dict, dict]:
         pretrain_dir = seed_dir / f"pretrain-{pretraining}"
         run = _pretrain_config(config, pretraining, seed, split, pairs)
-        timings[f"seed{seed}/pretrain-{pretraining}"] = pretrain_once(run, pretrain_dir)
-        health[pretraining] = {
-            "variance_term": final_variance_term(pretrain_dir),
-            **scorer.pretrained_spread(pretrain_dir, tests["nominal"]),
+        timings = {f"seed{seed}/pretrain-{pretraining}": pretrain_once(run, pretrain_dir)}
+        health = {
+            pretraining: {
+                "variance_term": final_variance_term(pretrain_dir),
+                **scorer.pretrained_spread(pretrain_dir, tests["nominal"]),
+            }
         }
+        trained = {}
         for level in config.finetune_levels:
             model = f"{pretraining}/{level}"
             run = _classifier_config(config, level, seed, split)
             trained[model] = finetune_and_score(run, seed_dir / run_dir_name(model), pretrain_dir, score_sets)
-    if config.supervised:
+        return trained, timings, health
+
+    def supervised_chain(name: str, files: tuple[str, ...] | None) -> tuple[dict, dict, dict]:
         run = _classifier_config(config, "full", seed, split)
-        trained[SUPERVISED] = finetune_and_score(run, seed_dir / SUPERVISED, None, score_sets)
-    for fraction in config.controls.ladder_fractions:
-        run = _classifier_config(config, "full", seed, split)
-        run.data.train = _ladder_files(config, split, fraction, out)
-        name = ladder_name(fraction)
-        trained[name] = finetune_and_score(run, seed_dir / run_dir_name(name), None, score_sets)
-    if config.controls.random_encoder:
+        if files is not None:
+            run.data.train = files
+        return {name: finetune_and_score(run, seed_dir / run_dir_name(name), None, score_sets)}, {}, {}
+
+    def random_encoder_chain() -> tuple[dict, dict, dict]:
         pretrain_dir = seed_dir / "pretrain-random"
-        timings[f"seed{seed}/pretrain-random"] = pretrain_once(
-            _random_encoder_config(config, seed, split), pretrain_dir
-        )
+        timings = {
+            f"seed{seed}/pretrain-random": pretrain_once(
+                _random_encoder_config(config, seed, split), pretrain_dir
+            )
+        }
         run = _classifier_config(config, "frozen", seed, split)
-        trained[RANDOM_ENCODER] = finetune_and_score(
-            run, seed_dir / run_dir_name(RANDOM_ENCODER), pretrain_dir, score_sets
-        )
+        scores = finetune_and_score(run, seed_dir / run_dir_name(RANDOM_ENCODER), pretrain_dir, score_sets)
+        return {RANDOM_ENCODER: scores}, timings, {}
+
+    chains: list[Callable[[], tuple[dict, dict, dict]]] = [
+        functools.partial(pretrained_chain, pretraining) for pretraining in config.pretrainings
+    ]
+    if config.supervised:
+        chains.append(functools.partial(supervised_chain, SUPERVISED, None))
+    chains += [functools.partial(supervised_chain, ladder_name(f), files) for f, files in ladders.items()]
+    if config.controls.random_encoder:
+        chains.append(random_encoder_chain)
+    trained, timings, health = {}, {}, {}
+    for chain_trained, chain_timings, chain_health in train_all(chains, lambda chain: chain()):
+        trained.update(chain_trained)
+        timings.update(chain_timings)
+        health.update(chain_health)
     for model, scores in trained.items():
         timings[f"seed{seed}/{run_dir_name(model)}"] = float(scores["train_seconds"])
     return trained, timings, health
@@ -300,13 +326,23 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     extended = prepare_study_dir(config, out)
     if extended:
         print(f"extending the study in {out} ({', '.join(extended)} changed): finished runs are reused")
-    loaded = study_samples(config.samples, progress=config.pretrain.training.progress)
-    split = split_samples(config.samples, loaded, out / "data")
+    # Multi-host: process 0 generates and writes the cached files first, the others read them.
+    loaded = parallel.main_process_first(
+        lambda: study_samples(config.samples, progress=config.pretrain.training.progress), "codec_jax:samples"
+    )
+    split = parallel.main_process_first(
+        lambda: split_samples(config.samples, loaded, out / "data"), "codec_jax:split"
+    )
     max_particles = config.pretrain.data.max_particles
     training = {domain: load_sample(_files(split, domain, "train"), max_particles) for domain in SETS}
     kinds = sorted({PRETRAININGS[p].pairs for p in config.pretrainings} - {""})
-    pairs = {kind: _pairs(config, kind, training, out) for kind in kinds}
-    if pairs:
+    pairs = {
+        kind: parallel.main_process_first(
+            functools.partial(_pairs, config, kind, training, out), f"codec_jax:pairs:{kind}"
+        )
+        for kind in kinds
+    }
+    if pairs and parallel.is_main_process():
         plot_pair_differences(
             {kind: entry["differences"]["_arrays"] for kind, entry in pairs.items()},
             out / "pair_differences.png",
@@ -324,10 +360,17 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
     health: dict[str, dict[str, Any]] = {name: {} for name in config.pretrainings}
     timings: dict[str, float] = {}
     noise_widths: dict[str, dict[str, Any]] = {}
-    for seed in config.seeds:
-        trained, seed_timings, seed_health = _train_seed(
-            config, seed, split, pairs, out, score_sets, scorer, tests
+    ladders = {
+        fraction: parallel.main_process_first(
+            functools.partial(_ladder_files, config, split, fraction, out), f"codec_jax:ladder:{fraction}"
         )
+        for fraction in config.controls.ladder_fractions
+    }
+    by_seed = train_all(
+        config.seeds,
+        lambda seed: _train_seed(config, seed, split, pairs, ladders, out, score_sets, scorer, tests),
+    )
+    for seed, (trained, seed_timings, seed_health) in zip(config.seeds, by_seed, strict=True):
         timings.update(seed_timings)
         for pretraining, entry in seed_health.items():
             health[pretraining][str(seed)] = entry
@@ -349,22 +392,27 @@ def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
         }
         for model, seeds in scores.items()
     }
-    write_test_scores(out / SCORES_FILE, _test_scores_trees(tests, scores))
-    measured = _measure(config, scores, labels)
-    return write_report(
-        out,
-        config=json.loads(study_to_json(config)),
-        runs=runs,
-        samples={name: sample.summary() for name, sample in loaded.items()},
-        pairs=pairs,
-        pair_quality=quality,
-        timings=timings,
-        working_points=config.working_points,
-        pretraining_health=health,
-        analysis=measured["analysis"],
-        claims=measured["claims"],
-        noise_widths=noise_widths,
-    )
+
+    def report() -> dict[str, Any]:
+        write_test_scores(out / SCORES_FILE, _test_scores_trees(tests, scores))
+        measured = _measure(config, scores, labels)
+        return write_report(
+            out,
+            config=json.loads(study_to_json(config)),
+            runs=runs,
+            samples={name: sample.summary() for name, sample in loaded.items()},
+            pairs=pairs,
+            pair_quality=quality,
+            timings=timings,
+            working_points=config.working_points,
+            pretraining_health=health,
+            analysis=measured["analysis"],
+            claims=measured["claims"],
+            noise_widths=noise_widths,
+        )
+
+    # Multi-host: process 0 writes the scores file and the report; the others return None.
+    return parallel.main_process_verdict(report, "codec_jax:report")
 
 
 def _measure(config: MackConfig, scores, labels) -> dict[str, Any]:

@@ -231,3 +231,39 @@ def test_config_errors_name_the_key(tmp_path):
             load_study_config(path, "huge")
         assert load_study_config(path, "full").seeds == (0, 1, 2, 3, 4)
         assert len(load_study_config(path).seeds) >= 3
+
+
+def _without_timings(metrics: dict) -> dict:
+    return {key: value for key, value in metrics.items() if key != "timings_seconds"}
+
+
+def test_run_on_a_dask_cluster_gives_the_same_metrics(studies, cache, tmp_path):
+    """``run --dask local:2``: every training in a Dask worker process, scoring here; the metrics
+    equal the sequential run's (all but the wall times)."""
+    pytest.importorskip("distributed")
+    _, sequential = studies["codec_regression"]
+    out = tmp_path / "dask"
+    argv = ["run", str(CONFIGS["codec_regression"]), "--preset", "smoke", "--out", str(out)]
+    assert cli_main([*argv, "--set", f"samples.cache_dir={cache}", "--dask", "local:2"]) == 0
+    expected = json.loads((sequential / "metrics.json").read_text())
+    assert _without_timings(json.loads((out / "metrics.json").read_text())) == _without_timings(expected)
+    trained = sorted(path.parent.relative_to(out) for path in out.glob("seed*/*/scores.npz"))
+    assert trained == sorted(
+        path.parent.relative_to(sequential) for path in sequential.glob("seed*/*/scores.npz")
+    )
+    assert trained  # the workers wrote the run directories
+
+
+def test_dask_and_multi_host_flags_exclude_each_other(capsys):
+    argv = [
+        "run",
+        str(CONFIGS["codec_regression"]),
+        "--out",
+        "x",
+        "--dask",
+        "local:1",
+        "--coordinator",
+        "h:1",
+    ]
+    assert cli_main([*argv, "--num-processes", "2", "--process-id", "0"]) == 2
+    assert "exclude each other" in capsys.readouterr().err
