@@ -9,7 +9,9 @@ oracle``), the same-hard-event files, whose row ``i`` is one hard event in both 
 Prints, per strategy: seconds, pairs below the cutoff (20% quantile of each strategy's own
 candidate EMDs) and the median / 95% quantile of the pair EMDs; the time of ``ot_plan`` relative to
 ``random``; and ``random`` with ``prune=True`` (candidates decided by the EMD lower bound are not
-solved; the same pairs): its speed-up and the fraction decided without a solve. With same-hard-event files: in blocks of ``k`` true pairs (nominal jets and their
+solved; the same pairs): its speed-up and the fraction decided without a solve; and ``random``
+with the exact solver as it was before issue #18 (per-pair ``ot.emd2``, no pruning), the
+reference of #18's "5x faster" goal, timed in the same run. With same-hard-event files: in blocks of ``k`` true pairs (nominal jets and their
 shuffled partners), how often the least-total-EMD matching and the row-wise nearest EMD pick the
 true partner (chance ``1/k``). Usage::
 
@@ -74,6 +76,34 @@ def strategies(study: Path, k: int) -> None:
         f"{skipped:.1%} of {pruned.settings['n_candidates']} candidates decided by the lower bound; "
         f"C = {pruned.settings['cutoff']:.1f} GeV, {len(pruned)} pairs (the same as without pruning)"
     )
+    before, seconds["before"] = _random_before_issue_18(nominal, alternate, k)
+    same = np.array_equal(before.nominal_index, pruned.nominal_index) and np.array_equal(
+        before.alternate_index, pruned.alternate_index
+    )
+    print(
+        f"  before #18 (per-pair ot.emd2, no pruning) {seconds['before']:6.1f} s: random + prune is "
+        f"{seconds['before'] / seconds['pruned']:.2f}x faster, random {seconds['before'] / seconds['random']:.2f}x; "
+        f"same pairs: {same}"
+    )
+
+
+def _random_before_issue_18(nominal: JetSample, alternate: JetSample, k: int):
+    """``random`` pairing with the exact solver as it was before issue #18 -- the per-pair
+    ``ot.emd2`` loop kept in benchmarks/exact_emd.py -- and no pruning; returns (pairs, seconds)."""
+    from unittest import mock
+
+    from exact_emd import old_exact_emd  # benchmarks/ is on sys.path when this script runs
+
+    import codec_jax.emd.exact as exact
+
+    def old_chunk(pair: CloudPair, settings: EMDSettings) -> np.ndarray:
+        assert not settings.norm
+        return old_exact_emd(pair, settings.R, settings.beta)
+
+    with mock.patch.object(exact, "_solve_chunk", old_chunk):
+        start = time.perf_counter()
+        pairs = find_pairs(0, nominal, alternate, PairingConfig(candidates=k), progress=False)
+        return pairs, time.perf_counter() - start
 
 
 def recovery(same_events: Path, k: int, seed: int = 0) -> None:
