@@ -239,8 +239,12 @@ def _alignment(config: config_lib.Config) -> steps.Alignment | None:
     return steps.Alignment(function, loss.alignment_weight)
 
 
-def _alternate_sample(config: config_lib.Config) -> JetSample:
-    alternate = load_sample(config.data.alternate, config.data.max_particles, field="data.alternate")
+def _alternate_sample(config: config_lib.Config, loaded: JetSample | None = None) -> JetSample:
+    """The ``data.alternate`` jets (``loaded``: the files already read), QCD only with
+    ``data.background_only``."""
+    alternate = loaded or load_sample(
+        config.data.alternate, config.data.max_particles, field="data.alternate"
+    )
     return alternate[alternate.label == 0] if config.data.background_only else alternate
 
 
@@ -253,11 +257,14 @@ def _pretrain_views(config: config_lib.Config) -> dict[str, np.ndarray]:
         raise ConfigError(
             "pretraining on pairs needs both data.alternate (ROOT files) and data.pairs (pair file)"
         )
-    views = _pretrain_pairs(config) if data.pairs else _pretrain_same_jet(config)
+    alternate = (
+        load_sample(data.alternate, data.max_particles, field="data.alternate") if data.alternate else None
+    )
+    views = _pretrain_pairs(config, alternate) if data.pairs else _pretrain_same_jet(config)
     if not aligned:
         return views
     return with_alternate_stream(
-        views, _pretrain_inputs(config, _alternate_sample(config)), config.training.seed
+        views, _pretrain_inputs(config, _alternate_sample(config, alternate)), config.training.seed
     )
 
 
@@ -268,10 +275,11 @@ def _pretrain_same_jet(config: config_lib.Config) -> dict[str, np.ndarray]:
     return pretrain_arrays(_pretrain_inputs(config, nominal))
 
 
-def _pretrain_pairs(config: config_lib.Config) -> dict[str, np.ndarray]:
+def _pretrain_pairs(config: config_lib.Config, alternate: JetSample) -> dict[str, np.ndarray]:
+    """The (nominal, alternate) views of the pairs in ``data.pairs``; ``alternate``: all the jets
+    of ``data.alternate`` (the pair indices count them all)."""
     data = config.data
     nominal = load_sample(data.train, data.max_particles)
-    alternate = load_sample(data.alternate, data.max_particles, field="data.alternate")
     pairs = load_pairs(data.pairs)
     nominal_index = np.asarray(pairs.nominal_index, dtype=np.int64)
     alternate_index = np.asarray(pairs.alternate_index, dtype=np.int64)
