@@ -242,9 +242,9 @@ def _alignment(config: config_lib.Config) -> steps.Alignment | None:
 def _alternate_sample(config: config_lib.Config, loaded: JetSample | None = None) -> JetSample:
     """The ``data.alternate`` jets (``loaded``: the files already read), QCD only with
     ``data.background_only``."""
-    alternate = loaded or load_sample(
-        config.data.alternate, config.data.max_particles, field="data.alternate"
-    )
+    alternate = loaded
+    if alternate is None:
+        alternate = load_sample(config.data.alternate, config.data.max_particles, field="data.alternate")
     return alternate[alternate.label == 0] if config.data.background_only else alternate
 
 
