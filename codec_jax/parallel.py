@@ -197,7 +197,8 @@ def main_process_verdict(check: Callable[[], _T], name: str) -> _T | None:
 
     Process 0 calls ``check()``; a :class:`~codec_jax.errors.CodecJaxError` it raises is sent to
     the other processes (type and message, at most 4 kB), which raise the same error, so all exit
-    alike instead of some waiting forever in a collective. Every process passes the barrier
+    alike instead of some waiting forever in a collective; any other exception reaches them as a
+    :class:`~codec_jax.errors.CodecJaxError` naming it (process 0 re-raises the original). Every process passes the barrier
     ``name`` afterwards, i.e. the others start only once process 0 has finished the check (and
     anything it writes in it).
 
@@ -212,9 +213,12 @@ def main_process_verdict(check: Callable[[], _T], name: str) -> _T | None:
     if is_main_process():
         try:
             value = check()
-        except errors.CodecJaxError as error:
-            failure = next(i for i, kind in enumerate(_SHARED_ERRORS) if isinstance(error, kind))
-            message, raised = str(error).encode()[:_MESSAGE_BYTES], error
+        except Exception as error:  # noqa: BLE001 - every failure must reach the other processes
+            failure = next((i for i, kind in enumerate(_SHARED_ERRORS) if isinstance(error, kind)), None)
+            text = str(error)
+            if failure is None:  # not a user error: the others stop with a CodecJaxError naming it
+                failure, text = len(_SHARED_ERRORS) - 1, f"process 0 failed: {type(error).__name__}: {error}"
+            message, raised = text.encode()[:_MESSAGE_BYTES], error
     packet = np.zeros(_MESSAGE_BYTES + 2, np.int32)
     packet[0], packet[1] = failure, len(message)
     packet[2 : 2 + len(message)] = np.frombuffer(message, np.uint8)

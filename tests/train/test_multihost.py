@@ -219,3 +219,43 @@ def _numbers(tree, prefix: str = "") -> dict[str, float]:
     if isinstance(tree, bool) or not isinstance(tree, (int, float, type(None))):
         return {}
     return {prefix: np.nan if tree is None else float(tree)}
+
+
+_VERDICT_SCRIPT = """
+import sys
+from codec_jax import parallel
+parallel.initialize_distributed(sys.argv[1], 2, int(sys.argv[2]), heartbeat_timeout=10)
+from codec_jax.errors import CodecJaxError
+
+def check():
+    raise OSError(28, "No space left on device", "/shared/run/config.json")
+
+try:
+    parallel.main_process_verdict(check, "test:verdict")
+except CodecJaxError as error:
+    print("CodecJaxError:", error)
+except OSError as error:
+    print("OSError:", error)
+print("value:", parallel.main_process_verdict(lambda: 42, "test:value"))
+"""
+
+
+def test_any_failure_of_process_0_reaches_the_others():
+    """An error that is not a user error (here an OSError) is re-raised on process 0 and reaches
+    process 1 as a CodecJaxError naming it; a value is returned on process 0 only."""
+    coordinator = f"localhost:{_free_port()}"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _VERDICT_SCRIPT, coordinator, str(index)],
+            cwd=REPO,
+            env=_env(1),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in (0, 1)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert "OSError: [Errno 28] No space left on device" in outputs[0] and "value: 42" in outputs[0]
+    assert "CodecJaxError: process 0 failed: OSError" in outputs[1] and "value: None" in outputs[1]
