@@ -4,14 +4,17 @@ On the same random pairs of synthetic jets (R = 0.8, beta = 1, norm = False; 30 
 slots, each jet filling half to all of them) it times, best of ``--repeat``:
 
 * old: the previous implementation, kept here as the reference (NumPy set-up + ``ot.emd2`` per pair);
-* new, 1 worker and 2 workers (threads): ``exact_emd`` (vectorised NumPy set-up of each chunk,
-  then POT's compiled ``emd_c`` per pair, without the GIL);
+* POT path, 1 worker and 2 workers (threads): ``exact_emd`` with ``exact._SOLVER = "pot"``
+  (vectorised NumPy set-up of each chunk, then POT's compiled ``emd_c`` per pair);
+* new, 1 worker and 2 workers (threads): ``exact_emd`` as shipped (the numba transportation
+  simplex of ``codec_jax.emd.transport_simplex`` on whole blocks, cost matrices filled inside,
+  without the GIL; the POT path when numba is missing);
 * energyflow: ``wasserstein.EMD`` (C++), one thread, in its own environment ``.venv-energyflow``
   (energyflow pins numpy < 2), created on first use, run as a subprocess on the same pairs saved
   to a temporary .npz; the column is skipped, saying why, when that is not possible.
 
-It prints pairs/s, the ratios new/energyflow, 2-worker/1-worker and new/old, the largest
-difference to energyflow, and the load average before and after.
+It prints pairs/s, the ratios new/energyflow, 2-worker/1-worker, new/POT path and new/old, the
+largest differences to energyflow and to the POT path, and the load average before and after.
 
     python benchmarks/exact_emd.py                  # 3,000 pairs, 30 and 100 particles
     python benchmarks/exact_emd.py --pairs 500 --repeat 1
@@ -35,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from codec_jax.data.synthetic import make_jets  # noqa: E402
 from codec_jax.emd import CloudPair, EMDSettings, ParticleClouds, exact_emd  # noqa: E402
+from codec_jax.emd import exact as exact_module  # noqa: E402
 
 EF_VENV = ROOT / ".venv-energyflow"
 EF_SCRIPT = """
@@ -113,6 +117,15 @@ def run_energyflow(python: Path, pair: CloudPair, repeat: int) -> tuple[float, n
         return json.loads(result.stdout.strip().splitlines()[-1])["seconds"], np.load(outputs)
 
 
+def pot_path(pair: CloudPair, settings: EMDSettings, workers: int) -> np.ndarray:
+    """``exact_emd`` with POT's ``emd_c`` per pair instead of the compiled solver."""
+    solver, exact_module._SOLVER = exact_module._SOLVER, "pot"
+    try:
+        return exact_emd(pair, settings, workers=workers)
+    finally:
+        exact_module._SOLVER = solver
+
+
 def timed(function, repeat: int) -> tuple[float, np.ndarray]:
     best, value = np.inf, None
     for _ in range(repeat):
@@ -136,7 +149,7 @@ def main() -> None:
     if why:
         print(why)
     warm = CloudPair(*[ParticleClouds(*make_jets(np.random.default_rng(0), 4, 10))] * 2)
-    exact_emd(warm), old_exact_emd(warm)  # import POT
+    exact_emd(warm), old_exact_emd(warm), pot_path(warm, settings, 1)  # import POT, load numba's cache
     rows = []
     for particles in args.particles:
         rng = np.random.default_rng(particles)
@@ -145,6 +158,9 @@ def main() -> None:
         n = args.pairs
         figures = {}
         figures["old"], old = timed(lambda pair=pair: old_exact_emd(pair), 1)
+        figures["pot_1"], pot = timed(lambda pair=pair: pot_path(pair, settings, 1), args.repeat)
+        figures["pot_2"], pot_2 = timed(lambda pair=pair: pot_path(pair, settings, 2), args.repeat)
+        assert np.array_equal(pot, pot_2), "POT path: 2 workers differ from 1"
         figures["new_1"], new = timed(lambda pair=pair: exact_emd(pair, settings, workers=1), args.repeat)
         figures["new_2"], new_2 = timed(lambda pair=pair: exact_emd(pair, settings, workers=2), args.repeat)
         assert np.array_equal(new, new_2), "2 workers differ from 1"
@@ -156,24 +172,29 @@ def main() -> None:
             except (OSError, subprocess.CalledProcessError, ValueError) as error:
                 print(f"energyflow column skipped at {particles} particles: {error}")
         rate = {key: n / seconds for key, seconds in figures.items()}
-        rows.append((particles, rate, diff_ef, float(np.max(np.abs(old - new)))))
+        rows.append(
+            (particles, rate, diff_ef, float(np.max(np.abs(old - new))), float(np.max(np.abs(pot - new))))
+        )
     print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print()
     header = (
-        "particles | old pairs/s | new 1 worker | new 2 workers | energyflow 1 thread"
-        " | new/energyflow | 2w/1w | new/old | max|new-ef| | max|new-old|"
+        "particles | old pairs/s | POT path 1w | POT path 2w | new 1 worker | new 2 workers"
+        " | energyflow 1 thread | new/energyflow | 2w/1w | new/POT path | new/old | max|new-ef|"
+        " | max|new-old| | max|new-POT path|"
     )
     print(header)
     print("-" * len(header))
-    for particles, rate, diff_ef, diff_old in rows:
+    for particles, rate, diff_ef, diff_old, diff_pot in rows:
         ef = rate.get("ef")
         vs_ef = f"{rate['new_1'] / ef:.2f}x" if ef else "-"
         print(
-            f"{particles:9d} | {rate['old']:11,.0f} | {rate['new_1']:12,.0f} | {rate['new_2']:13,.0f} | "
+            f"{particles:9d} | {rate['old']:11,.0f} | {rate['pot_1']:11,.0f} | {rate['pot_2']:11,.0f} | "
+            f"{rate['new_1']:12,.0f} | {rate['new_2']:13,.0f} | "
             f"{f'{ef:,.0f}' if ef else 'skipped':>19} | "
             f"{vs_ef:>14} | {rate['new_2'] / rate['new_1']:.2f}x | "
+            f"{rate['new_1'] / rate['pot_1']:11.2f}x | "
             f"{rate['new_1'] / rate['old']:.1f}x | {f'{diff_ef:.1e}' if diff_ef is not None else '-':>11} | "
-            f"{diff_old:.1e}"
+            f"{diff_old:12.1e} | {diff_pot:.1e}"
         )
     print(f"{args.pairs} pairs per size, R=0.8, beta=1, norm=False; EMDs in GeV (jets of 400-800 GeV)")
 

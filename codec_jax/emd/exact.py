@@ -1,5 +1,6 @@
-"""Exact EMD on the CPU: chunks of pairs set up in vectorised NumPy, each pair solved by POT's
-compiled network simplex, in parallel threads (or processes).
+"""Exact EMD on the CPU: chunks of pairs set up in vectorised NumPy and solved by a compiled
+network simplex (numba's, :mod:`codec_jax.emd.transport_simplex`, or POT's), in parallel threads
+(or processes).
 
 The same definition and arguments as :func:`codec_jax.emd.sinkhorn_emd` (see that module): a
 :class:`~codec_jax.emd.CloudPair` and :class:`~codec_jax.emd.EMDSettings`; the energy difference
@@ -8,19 +9,19 @@ goes through a dummy particle on the lighter jet at ground distance 1. Padded pa
 the weights (by the heavier jet's pT sum, or each jet's own with ``norm``).
 
 How: a chunk of pairs is set up 256 pairs at a time in vectorised NumPy (trimming the padding,
-normalising the weights, adding the dummy particle, filling the cost matrices), then each pair
-goes straight to POT's compiled ``ot.lp.emd_wrap.emd_c``, which releases the GIL while it
-solves. benchmarks/exact_emd.py (3,000 toy-jet pairs, R = 0.8, beta = 1, on a shared 2-core
-machine with a load average of about 2 from other work; benchmarks/RESULTS.md) measured one
-worker at about 13,500 pairs/s with 30 particles and 1,400 with 100: 0.42x and 0.46x
-energyflow's single-threaded C++ solver, 3.1x and 1.1x the old per-pair ``ot.emd2`` loop.
-Two threads gave between 0.87x and 1.54x one worker with 30 particles and 0.97x to 0.98x with
-100 over three runs on that loaded machine (load average 1.9 to 2.6); how much of the shortfall
-is the load and how much the per-pair Python work around ``emd_c`` (which holds the GIL) was not
-separated.
+normalising the weights, adding the dummy particle). When numba imports (the default,
+``_SOLVER = "numba"``), the whole block then goes to the compiled, GIL-free
+:func:`~codec_jax.emd.transport_simplex.solve_chunk_points`, which fills each pair's cost matrix
+and solves it with a transportation simplex written for this project, looping over the pairs in
+compiled code. Without numba (or with ``_SOLVER = "pot"``) the cost matrices are filled in NumPy
+and each pair goes to POT's compiled ``ot.lp.emd_wrap.emd_c``, which releases the GIL while it
+solves. benchmarks/exact_emd.py (3,000 toy-jet pairs, R = 0.8, beta = 1, idle 2-core machine;
+benchmarks/RESULTS.md): one worker 49,900 pairs/s with 30 particles and 5,500 with 100 (1.56x and
+1.81x energyflow's single-threaded C++ solver, 3.7x and 4.1x the POT path), two threads 1.84x
+and 1.96x one worker.
 
-POT (``pip install pot``, in the ``dev`` extra) is required and imported lazily; a missing POT
-raises an :class:`ImportError` naming the package.
+POT (``pip install pot``, in the ``dev`` extra, with numba) is required and imported lazily; a
+missing POT raises an :class:`ImportError` naming the package.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import atexit
 import functools
 import multiprocessing
 import os
+import threading
 import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -40,6 +42,9 @@ __all__ = ["exact_emd", "exact_emd_pair"]
 
 _MAX_ITER = 1_000_000
 _BLOCK = 256  # pairs set up at once (bounds the memory of the cost matrices)
+# "numba": codec_jax.emd.transport_simplex (compiled, whole blocks without the GIL) when numba
+# imports, else POT; "pot": POT's emd_c per pair. Module-level so tests can compare the two.
+_SOLVER = "numba"
 
 
 def _import_pot():
@@ -69,8 +74,8 @@ def _host_chunk(pair: CloudPair) -> tuple[np.ndarray, ...]:
 
 def _solve_chunk(pair: CloudPair, settings: EMDSettings) -> np.ndarray:
     """EMD ``[n]`` of a chunk of pairs with padded clouds ``[n, P]`` / ``[n, Q]``: the problems are
-    set up in vectorised NumPy, ``_BLOCK`` pairs at a time, and each goes to POT's compiled
-    ``emd_c``, which releases the GIL."""
+    set up in vectorised NumPy, ``_BLOCK`` pairs at a time, and solved by the compiled solver (see
+    :func:`_solve_arrays`), which releases the GIL."""
     emd, status = _solve_arrays(*_host_chunk(pair), settings)
     if np.any(status != 0):
         warnings.warn(
@@ -88,6 +93,14 @@ def _chunk_problems(a_pt, a_xy, b_pt, b_xy, settings: EMDSettings):
     rows [n], cols [n], scale [n], fixed [n])``: pair ``k`` is ``wa[k, :rows[k]]`` against
     ``wb[k, :cols[k]]`` with cost ``cost[k, :rows[k], :cols[k]]``; ``fixed`` holds the EMD of the
     pairs with an empty side (NaN where the solver is needed)."""
+    wa, wb, xa, xb, na, nb, rows, cols, scale, fixed = _chunk_weights(a_pt, a_xy, b_pt, b_xy, settings)
+    return wa, wb, _cost_matrices(xa, xb, na, nb, settings), rows, cols, scale, fixed
+
+
+def _chunk_weights(a_pt, a_xy, b_pt, b_xy, settings: EMDSettings):
+    """:func:`_chunk_problems` without the cost matrices: ``(wa, wb, xa [n, P+1, 2],
+    xb [n, Q+1, 2], na [n], nb [n], rows, cols, scale, fixed)``, with the coordinates of the kept
+    particles first (those of the dummy slots are zero) and ``na``, ``nb`` kept particles."""
     n, idx = len(a_pt), np.arange(len(a_pt))
     sides = []
     for pt, xy in ((a_pt, a_xy), (b_pt, b_xy)):
@@ -110,36 +123,97 @@ def _chunk_problems(a_pt, a_xy, b_pt, b_xy, settings: EMDSettings):
     wa = np.concatenate([wa / a_div[:, None], np.zeros((n, 1))], axis=1)
     wb = np.concatenate([wb / b_div[:, None], np.zeros((n, 1))], axis=1)
     wa[idx, na], wb[idx, nb] = a_dummy, b_dummy
-    delta = np.zeros((n, wa.shape[1], wb.shape[1], 2))
-    delta[:, :-1, :-1] = xa[:, :, None, :] - xb[:, None, :, :]
+    xa = np.concatenate([xa, np.zeros((n, 1, 2))], axis=1)
+    xb = np.concatenate([xb, np.zeros((n, 1, 2))], axis=1)
+    rows, cols = na + (wa[idx, na] > 0), nb + (wb[idx, nb] > 0)
+    return wa, wb, xa, xb, na, nb, rows, cols, scale, fixed
+
+
+def _cost_matrices(xa, xb, na, nb, settings: EMDSettings) -> np.ndarray:
+    """``cost [n, P+1, Q+1]``: ``(sqrt(d_eta^2 + d_phi^2) / R) ** beta`` between the particles,
+    1 to the dummy (row ``na``, column ``nb``), 0 between the two dummies."""
+    n, idx = len(xa), np.arange(len(xa))
+    delta = np.zeros((n, xa.shape[1], xb.shape[1], 2))
+    delta[:, :-1, :-1] = xa[:, :-1, None, :] - xb[:, None, :-1, :]
     d_phi = np.mod(delta[..., 1] + np.pi, 2.0 * np.pi) - np.pi
     d2 = (delta[..., 0] ** 2 + d_phi**2) / (settings.R * settings.R)
     cost = np.sqrt(d2) if settings.beta == 1 else d2 ** (0.5 * settings.beta)
     cost[idx, na, :], cost[idx, :, nb] = 1.0, 1.0
     cost[idx, na, nb] = 0.0
-    rows, cols = na + (wa[idx, na] > 0), nb + (wb[idx, nb] > 0)
-    return wa, wb, cost, rows, cols, scale, fixed
+    return cost
 
 
-def _solve_arrays(a_pt, a_xy, b_pt, b_xy, settings: EMDSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised set-up, then POT's compiled ``emd_c`` per pair. Returns ``(emd [n], status [n])``
-    (status 0: optimal)."""
-    from ot.lp.emd_wrap import emd_c
+_COMPILED: list = []  # the compiled solver (or None) once loaded
+_COMPILED_LOCK = threading.Lock()
 
+
+def _compiled_solver():
+    """The numba-compiled chunk solver of :mod:`codec_jax.emd.transport_simplex`, or None when numba
+    is not installed (then POT's ``emd_c`` solves each pair). Compiled (or loaded from numba's
+    cache) once per process, under a lock, on a one-pair problem set up like the real ones:
+    numba's first compilation fails with a ``TypingError`` when several threads start it at once."""
+    with _COMPILED_LOCK:
+        if not _COMPILED:
+            try:
+                from codec_jax.emd.transport_simplex import solve_chunk_points
+            except ImportError:  # pragma: no cover - depends on the environment
+                solve_chunk_points = None
+            if solve_chunk_points is not None:
+                ones, zeros = np.ones((1, 1)), np.zeros((1, 1, 2))
+                wa, wb, xa, xb, na, nb, n0, n1, _, fixed = _chunk_weights(
+                    ones, zeros, ones, zeros, EMDSettings()
+                )
+                value, code = np.zeros(1), np.zeros(1, np.int64)
+                solve_chunk_points(
+                    wa, wb, xa, xb, na, nb, n0, n1, np.isnan(fixed), 0.8, 1.0, _MAX_ITER, value, code
+                )
+            _COMPILED.append(solve_chunk_points)
+        return _COMPILED[0]
+
+
+def _solve_arrays(
+    a_pt, a_xy, b_pt, b_xy, settings: EMDSettings, solver: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised set-up, then the exact solver: the compiled transportation simplex on the whole
+    block (``solver="numba"``, the default when numba imports) or POT's compiled ``emd_c`` per pair
+    (``"pot"``; also the fallback). Returns ``(emd [n], status [n])`` (status 0: optimal)."""
+    solver = solver or _SOLVER
+    if solver not in ("numba", "pot"):
+        raise ValueError(f"solver must be 'numba' or 'pot', got {solver!r}")
+    compiled = _compiled_solver() if solver == "numba" else None
     emd, status = np.empty(len(a_pt)), np.zeros(len(a_pt), np.int64)
     for start in range(0, len(a_pt), _BLOCK):
         rows = slice(start, start + _BLOCK)
-        wa, wb, cost, n0, n1, scale, fixed = _chunk_problems(
-            a_pt[rows], a_xy[rows], b_pt[rows], b_xy[rows], settings
-        )
+        chunk = a_pt[rows], a_xy[rows], b_pt[rows], b_xy[rows]
+        if compiled is not None:  # the cost matrices are filled inside, pair by pair
+            wa, wb, xa, xb, na, nb, n0, n1, scale, fixed = _chunk_weights(*chunk, settings)
+            todo, value, code = np.isnan(fixed), np.zeros(len(fixed)), np.zeros(len(fixed), np.int64)
+            compiled(
+                wa, wb, xa, xb, na, nb, n0, n1, todo, float(settings.R), float(settings.beta), _MAX_ITER,
+                value, code,
+            )  # fmt: skip
+            for k in np.flatnonzero(todo & (code == 2)):  # no initial tree (not expected): POT
+                one = slice(k, k + 1)
+                cost = _cost_matrices(xa[one], xb[one], na[one], nb[one], settings)[0]
+                value[k], code[k] = _solve_pot(wa[k, : n0[k]], wb[k, : n1[k]], cost[: n0[k], : n1[k]])
+            emd[rows] = np.where(todo, scale * value, fixed)
+            status[rows] = code
+            continue
+        wa, wb, cost, n0, n1, scale, fixed = _chunk_problems(*chunk, settings)
         emd[rows] = fixed
         for k in np.flatnonzero(np.isnan(fixed)):
-            a, b = wa[k, : n0[k]], wb[k, : n1[k]]
-            b = b * (a.sum() / b.sum())  # exact balance in float64
-            m = np.ascontiguousarray(cost[k, : n0[k], : n1[k]])
-            _, value, _, _, code = emd_c(a, b, m, _MAX_ITER, 1)
-            emd[start + k], status[start + k] = scale[k] * value, int(code != 1)  # 1: optimal
+            value, status[start + k] = _solve_pot(wa[k, : n0[k]], wb[k, : n1[k]], cost[k, : n0[k], : n1[k]])
+            emd[start + k] = scale[k] * value
     return emd, status
+
+
+def _solve_pot(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> tuple[float, int]:
+    """One problem with POT's compiled ``emd_c``: ``(value, status)`` (status 0: optimal)."""
+    from ot.lp.emd_wrap import emd_c
+
+    b = b * (a.sum() / b.sum())  # exact balance in float64
+    _, value, _, _, code = emd_c(a, b, np.ascontiguousarray(cost), _MAX_ITER, 1)
+    return value, int(code != 1)  # 1: optimal
 
 
 def _quiet_pot_backends() -> None:
@@ -174,8 +248,8 @@ def exact_emd(
             (eta, phi) relative to the jet axis; ``pair.b`` ``pt [batch, Q]``, ``xy [batch, Q, 2]``.
         settings: R, beta, norm (default ``EMDSettings()``: R = 0.8, beta = 1, norm = False).
         workers: parallel workers (default: all CPU cores; 1 solves in this thread).
-        executor: ``"threads"`` (the default and the fast one: the set-up is vectorised and POT's
-            solver releases the GIL, so threads scale with cores) or ``"processes"`` (a spawned pool,
+        executor: ``"threads"`` (the default and the fast one: the set-up is vectorised and the
+            compiled solver releases the GIL, so threads scale with cores) or ``"processes"`` (a spawned pool,
             started once and reused; the calling script needs the usual
             ``if __name__ == "__main__":`` guard).
         chunk_size: pairs per task (default: a quarter of each worker's share, at least 16).
