@@ -5,7 +5,7 @@
 #
 # Each part prints ratios measured in the same run on the same machine:
 #   1. EMD: batched Sinkhorn on the GPU vs the exact CPU solver on all cores (pairs/s, accuracy);
-#   2. the Interaction Network VICReg train step (jets/s; float32; the PyTorch column is skipped);
+#   2. the Interaction Network VICReg train step (jets/s, float32 and bfloat16 matmuls; no PyTorch);
 #   3. generation scaling with 1, 2, 4, 8, 16 workers (jets/s and speed-up against 1 worker).
 # Results go to stdout and, when $OUT is set (the device tool's output folder), to $OUT/*.txt.
 # Record the figures in benchmarks/RESULTS.md with the device named (nvidia-smi's first line).
@@ -24,7 +24,10 @@ run() {  # run NAME TIMEOUT COMMAND...: one part, its own time limit, output kep
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no GPU"; nproc; } | tee "$OUT/device.txt"
 test -x "$PY" || { python3.11 -m venv .venv && .venv/bin/pip install -q -e '.[generate,dev]' 'jax[cuda12]'; }
 run emd 240 "$PY" benchmarks/emd.py --batches 1024 8192 --particles 30 100 --accuracy-pairs 256
-run train_step 180 "$PY" benchmarks/train_step.py --no-torch --batch 1024 --steps 10
+for precision in float32 bfloat16; do
+    run "train_step_$precision" 150 "$PY" benchmarks/train_step.py --no-torch --compare "" --batch 1024 --steps 10 \
+        --matmul-precision "$precision"
+done
 for workers in 1 2 4 8 16; do
     run "generation_w$workers" 120 "$PY" benchmarks/generation.py --jets $((60 * workers)) --workers "$workers"
 done

@@ -268,14 +268,27 @@ def main() -> None:
         "--no-naive-jax", action="store_true", help="skip the straightforward (broadcast-pairs) JAX step"
     )
     parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument(
+        "--matmul-precision",
+        choices=("default", "float32", "bfloat16"),
+        default="default",
+        help="JAX matmul precision of every step and of the peak measurement: float32 (full), "
+        "bfloat16 (bf16 inputs, float32 accumulation; tensor cores on a GPU), or the backend's "
+        "default (float32 on a CPU, TF32 on recent NVIDIA GPUs)",
+    )
     args = parser.parse_args()
+    if args.matmul_precision != "default":
+        jax.config.update(
+            "jax_default_matmul_precision", "highest" if args.matmul_precision == "float32" else "bfloat16"
+        )
 
     load_before = os.getloadavg()[0]
     views = synthetic_views(0, args.batch, args.particles)
     device = jax.devices()[0]
     print(
         f"device: {device.platform} ({device.device_kind}), {len(jax.devices())} device(s); "
-        f"batch {args.batch}, {args.particles} particles, {args.steps} steps x {args.repeats} rounds"
+        f"batch {args.batch}, {args.particles} particles, {args.steps} steps x {args.repeats} rounds; "
+        f"matmul precision {args.matmul_precision}"
     )
 
     torch_step = compiled_torch_step = None
@@ -309,6 +322,7 @@ def main() -> None:
 
     results = {
         "device": f"{device.platform}:{device.device_kind}",
+        "matmul_precision": args.matmul_precision,
         "batch": args.batch,
         "particles": args.particles,
         "jax_compile_s": compile_seconds,
@@ -332,7 +346,7 @@ def main() -> None:
         )
         print(
             f"step: {flops / 1e9:.1f} GFLOP (XLA cost analysis), {achieved / 1e9:.1f} GFLOP/s against a "
-            f"measured float32 matmul peak of {peak / 1e9:.1f} GFLOP/s: {achieved / peak:.0%} of the roofline (goal 70%)"
+            f"measured {args.matmul_precision} matmul peak of {peak / 1e9:.1f} GFLOP/s: {achieved / peak:.0%} of the roofline (goal 70%)"
         )
         print(
             f"the step's own matmul shape, [{args.batch * args.particles**2}, 64] @ [64, 32] alone, runs "
