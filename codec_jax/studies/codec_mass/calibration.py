@@ -173,9 +173,10 @@ def _mean(stat: dict[str, Any]) -> str:
     return "n/a" if stat["mean"] is None else f"{stat['mean']:.3f}"
 
 
-def run_codec_calibration(config: CodecCalibrationConfig, out: str | os.PathLike) -> dict[str, Any]:
+def run_codec_calibration(config: CodecCalibrationConfig, out: str | os.PathLike) -> dict[str, Any] | None:
     """Run the whole study into ``out`` and write its report; returns the metrics dict (the
-    content of ``out/metrics.json``)."""
+    content of ``out/metrics.json``); None on the processes other than
+    0 of a multi-host run."""
 
     check_mass_study(config, config.calibration, "calibration")
     if config.calibration.data.inputs != "jets":

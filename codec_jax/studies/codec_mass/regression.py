@@ -170,9 +170,10 @@ def regression_claims(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]
     return claims
 
 
-def run_codec_regression(config: CodecRegressionConfig, out: str | os.PathLike) -> dict[str, Any]:
+def run_codec_regression(config: CodecRegressionConfig, out: str | os.PathLike) -> dict[str, Any] | None:
     """Run the whole study into ``out`` and write its report; returns the metrics dict (the
-    content of ``out/metrics.json``)."""
+    content of ``out/metrics.json``); None on the processes other than
+    0 of a multi-host run."""
 
     check_mass_study(config, config.regression, "regression")
     unknown = sorted(set(config.baselines) - set(BASELINES))

@@ -144,9 +144,10 @@ def report_mass_study(
     response_name: str = "response",
     extra: Mapping[str, Any] | None = None,
     extra_figures: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Evaluate every prediction on the test jets per true-mass bin, summarise over seeds, decide
-    the ``claims(summary)`` and write the report (:func:`~codec_jax.studies.codec_mass.report.write_response_report`)."""
+    the ``claims(summary)`` and write the report (:func:`~codec_jax.studies.codec_mass.report.write_response_report`);
+    returns the metrics, or None on the processes other than 0 of a multi-host run."""
 
     test = sets.test
     edges = np.linspace(*config.truth_range, config.truth_bins + 1)

@@ -38,7 +38,6 @@ reuses every finished run.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -273,9 +272,10 @@ def _evaluate(config: CodecTaggingConfig, tagger: analysis.TaggerScores, test: T
     return result
 
 
-def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dict[str, Any]:
+def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dict[str, Any] | None:
     """Run the whole study into ``out`` and write its report; returns the metrics dict (the
-    content of ``out/metrics.json``)."""
+    content of ``out/metrics.json``); None on the processes other than
+    0 of a multi-host run."""
 
     check_config(config)
     out = Path(out)
@@ -356,42 +356,45 @@ def run_codec_tagging(config: CodecTaggingConfig, out: str | os.PathLike) -> dic
         runs[model][str(seed)] = _evaluate(
             config, scores[model][str(seed)], test, sets, latent=found.get("latent"), seed=seed
         )
-    if not parallel.is_main_process():  # multi-host: process 0 measures and writes the report
-        return parallel.main_process_verdict(dict, "codec_jax:report")
-    _write_scores(out, sets, test_sample, dedicated, scores)
-    jets = analysis.StudyJets(test.label, test.weight, sets.sculpting.msd.astype(np.float64), test.bin_edges)
-    table = analysis.measure(
-        jets,
-        scores,
-        working_points=config.working_points,
-        floor_trials=config.floor_trials,
-        n_resamples=config.claims.bootstrap_resamples,
-        seed=config.claims.bootstrap_seed,
-        without_seeds=observables,
-    )
-    claims, matches = analysis.tagging_claims(table, config.claims, config.working_points[0])
-    report = functools.partial(
-        write_tagging_report,
-        out,
-        config=json.loads(study_to_json(config)),
-        runs=runs,
-        samples=sets.summary,
-        pairs=pairs,
-        timings=timings,
-        bin_edges=test.bin_edges,
-        inclusive_spectrum=qcd_mass_spectrum(
-            sets.test_background.msd, sets.test_background.weight, test.bin_edges
-        ),
-        sculpting_spectrum=qcd_mass_spectrum(sets.sculpting.msd, sets.sculpting.weight, test.bin_edges),
-        table=table,
-        claims=claims,
-        matches=matches,
-        extra={
-            "penalty_batch": batch,
-            "ddt_working_points": ddt,
-            "test_scores": _scores_description(dedicated),
-        },
-    )
+
+    def report() -> dict[str, Any]:
+        _write_scores(out, sets, test_sample, dedicated, scores)
+        jets = analysis.StudyJets(
+            test.label, test.weight, sets.sculpting.msd.astype(np.float64), test.bin_edges
+        )
+        table = analysis.measure(
+            jets,
+            scores,
+            working_points=config.working_points,
+            floor_trials=config.floor_trials,
+            n_resamples=config.claims.bootstrap_resamples,
+            seed=config.claims.bootstrap_seed,
+            without_seeds=observables,
+        )
+        claims, matches = analysis.tagging_claims(table, config.claims, config.working_points[0])
+        return write_tagging_report(
+            out,
+            config=json.loads(study_to_json(config)),
+            runs=runs,
+            samples=sets.summary,
+            pairs=pairs,
+            timings=timings,
+            bin_edges=test.bin_edges,
+            inclusive_spectrum=qcd_mass_spectrum(
+                sets.test_background.msd, sets.test_background.weight, test.bin_edges
+            ),
+            sculpting_spectrum=qcd_mass_spectrum(sets.sculpting.msd, sets.sculpting.weight, test.bin_edges),
+            table=table,
+            claims=claims,
+            matches=matches,
+            extra={
+                "penalty_batch": batch,
+                "ddt_working_points": ddt,
+                "test_scores": _scores_description(dedicated),
+            },
+        )
+
+    # Multi-host: process 0 measures and writes the scores and the report; the others return None.
     return parallel.main_process_verdict(report, "codec_jax:report")
 
 

@@ -318,9 +318,10 @@ def _test_scores_trees(tests: dict[str, JetSample], scores: dict[str, dict[str, 
     return trees
 
 
-def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any]:
+def run_mack(config: MackConfig, out: str | os.PathLike) -> dict[str, Any] | None:
     """Run the whole study into ``out`` and write its report; returns the metrics dict
-    (the content of ``out/metrics.json``)."""
+    (the content of ``out/metrics.json``); None on the processes other than
+    0 of a multi-host run."""
     check_config(config)
     out = Path(out)
     extended = prepare_study_dir(config, out)
