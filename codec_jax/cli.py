@@ -535,22 +535,22 @@ def _run_pair(args: argparse.Namespace) -> None:
     )
     from codec_jax.executors import dask_executor
 
+    shard = None
     if args.shard is not None:
         from codec_jax.data.generation_plan import parse_shard
         from codec_jax.pairing.shards import find_pair_shard, save_pair_shard
 
         shard = parse_shard(args.shard)
-        inputs = {"nominal": args.nominal, "alternate": args.alternate}
-        with dask_executor(args.dask) as executor:
+    nominal, alternate = read(args.nominal), read(args.alternate)
+    with dask_executor(args.dask) as executor:
+        if shard is None:
+            pairs = find_pairs(args.seed, nominal, alternate, config, executor=executor)
+        else:
+            inputs = {"nominal": args.nominal, "alternate": args.alternate}
             part = find_pair_shard(
-                args.seed,
-                read(args.nominal),
-                read(args.alternate),
-                config,
-                shard,
-                executor=executor,
-                inputs=inputs,
+                args.seed, nominal, alternate, config, shard, executor=executor, inputs=inputs
             )
+    if shard is not None:
         header = part.header
         print(
             f"shard {header['shard']}: solved candidates {header['start']}-{header['stop']} of "
@@ -559,8 +559,6 @@ def _run_pair(args: argparse.Namespace) -> None:
         kill_point("pair:searched")
         print(f"wrote {save_pair_shard(part, args.out)}")
         return None
-    with dask_executor(args.dask) as executor:
-        pairs = find_pairs(args.seed, read(args.nominal), read(args.alternate), config, executor=executor)
     settings = pairs.settings
     print(
         f"{len(pairs)} pairs from {settings['n_evaluated']} evaluated candidates "
