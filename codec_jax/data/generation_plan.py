@@ -8,13 +8,14 @@ runs chunks ``i, i + N, i + 2N, ...``, so the shards of a job partition its jets
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
 from codec_jax.data.pythia_settings import MAX_SEED, pythia_settings
 from codec_jax.errors import ConfigError
 
-__all__ = ["GenerationConfig", "Chunk", "plan_chunks", "parse_shard"]
+__all__ = ["GenerationConfig", "Chunk", "plan_chunks", "parse_shard", "check_shard"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,15 +88,26 @@ class Chunk:
     n_jets: int
 
 
+def check_shard(shard: Any, *, given: str | None = None) -> tuple[int, int]:
+    """``(i, N)`` as two ints with ``0 <= i < N`` (shard ``i`` of a job cut into ``N``); raises
+    :class:`ConfigError` naming ``given`` (default: ``repr(shard)``) otherwise."""
+    given = repr(shard) if given is None else given
+    try:
+        index, count = (int(part) for part in shard)
+    except (TypeError, ValueError):
+        raise ConfigError(f"shard must be (i, N), e.g. (0, 4), got {given}") from None
+    if not 0 <= index < count:
+        raise ConfigError(f"shard i/N needs 0 <= i < N, got {given}")
+    return index, count
+
+
 def parse_shard(text: str) -> tuple[int, int]:
     """``"i/N"`` -> ``(i, N)`` with ``0 <= i < N``; raises :class:`ConfigError` otherwise."""
     try:
         index, count = (int(part) for part in text.split("/"))
     except ValueError:
         raise ConfigError(f"shard must look like i/N (e.g. 0/4), got {text!r}") from None
-    if not 0 <= index < count:
-        raise ConfigError(f"shard i/N needs 0 <= i < N, got {text!r}")
-    return index, count
+    return check_shard((index, count), given=repr(text))
 
 
 def plan_chunks(config: GenerationConfig, shard: tuple[int, int] = (0, 1)) -> list[Chunk]:
@@ -104,9 +116,7 @@ def plan_chunks(config: GenerationConfig, shard: tuple[int, int] = (0, 1)) -> li
     Chunk seeds are hashed from ``(seed, chunk index)`` into 1..900000000 and made distinct within
     the job, identically in every shard.
     """
-    index, count = shard
-    if not 0 <= index < count:
-        raise ConfigError(f"shard (i, N) needs 0 <= i < N, got {shard}")
+    index, count = check_shard(shard)
     n_chunks = -(-config.n_jets // config.chunk_jets)
     used: set[int] = set()
     chunks = []

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from codec_jax.data.generation_plan import check_shard
 from codec_jax.emd import emd_lower_bound
 from codec_jax.errors import ConfigError, DataError
 from codec_jax.files import atomic_path, refuse_overwriting_inputs
@@ -93,18 +94,6 @@ class PairShard:
         """``(i, N)``."""
         index, count = self.header["shard"].split("/")
         return int(index), int(count)
-
-
-def check_shard(shard: Any) -> tuple[int, int]:
-    """``(i, N)`` as two ints with ``0 <= i < N``; raises :class:`ConfigError` otherwise (the
-    command line parses ``"i/N"`` with :func:`codec_jax.data.generation_plan.parse_shard`)."""
-    try:
-        index, count = (int(part) for part in shard)
-    except (TypeError, ValueError):
-        raise ConfigError(f"shard must be (i, N), e.g. (0, 4), got {shard!r}") from None
-    if not 0 <= index < count:
-        raise ConfigError(f"shard (i, N) needs 0 <= i < N, got {shard!r}")
-    return index, count
 
 
 def shard_slice(n: int, batch_size: int, shard: tuple[int, int]) -> slice:
